@@ -1,0 +1,92 @@
+"""The local telemetry store: one DuckDB file holding the classic App Insights tables.
+
+Writes are atomic: a store is built in a temporary file beside the target and moved into place
+with `os.replace`, so a reader (or a crash midway) sees the old store or the new one, never half.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Final
+
+import duckdb
+import pyarrow as pa
+
+from telemetry.schema import CLASSIC_TABLES
+
+__all__ = ["DEFAULT_STORE", "STORE_TABLES", "build_store", "connect", "create_tables", "duckdb_type"]
+
+DEFAULT_STORE: Final = Path(os.environ.get("ENDPOINT_MONITOR_STORE", "data/demo.duckdb"))
+STORE_TABLES: Final = ("requests", "dependencies", "exceptions", "traces")
+
+# dynamic stays text: App Insights may cut a payload mid-JSON, and the store must keep it as sent.
+_DUCKDB_TYPES: Final[dict[str, str]] = {
+    "datetime": "TIMESTAMP",  # UTC, without zone: time_bucket on TIMESTAMP is the fast path
+    "string": "VARCHAR",
+    "dynamic": "VARCHAR",
+    "real": "DOUBLE",
+    "int": "INTEGER",
+    "long": "BIGINT",
+    "bool": "BOOLEAN",
+}
+
+
+def duckdb_type(kusto_type: str) -> str:
+    return _DUCKDB_TYPES[kusto_type]
+
+
+def create_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for table in STORE_TABLES:
+        cols = ", ".join(f'"{name}" {duckdb_type(kind)}' for name, kind in CLASSIC_TABLES[table].items())
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({cols})")
+
+
+def connect(path: Path | str, *, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(path), read_only=read_only)
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def build_store(path: Path | str, batches: Iterable[tuple[str, pa.Table]]) -> Path:
+    """Write (table, rows) batches into a new store at `path`, replacing any store there at once.
+
+    Each table's rows are sorted by timestamp at the end, so range scans read few row groups.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".building", dir=target.parent)
+    os.close(fd)
+    os.unlink(tmp_name)  # DuckDB wants to create the file itself
+    try:
+        con = duckdb.connect(tmp_name)
+        try:
+            _fill(con, batches)
+        finally:
+            con.close()
+        os.replace(tmp_name, target)
+    finally:
+        for leftover in (tmp_name, tmp_name + ".wal"):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
+    return target
+
+
+def _fill(con: duckdb.DuckDBPyConnection, batches: Iterable[tuple[str, pa.Table]]) -> None:
+    con.execute("SET TimeZone = 'UTC'")
+    for table in STORE_TABLES:
+        cols = ", ".join(f'"{name}" {duckdb_type(kind)}' for name, kind in CLASSIC_TABLES[table].items())
+        con.execute(f"CREATE TABLE staging_{table} ({cols})")
+    for table, rows in batches:
+        if table not in STORE_TABLES:
+            raise ValueError(f"unknown table {table!r}")
+        names = ", ".join(f'"{name}"' for name in rows.column_names)
+        con.register("batch_rows", rows)
+        con.execute(f"INSERT INTO staging_{table} ({names}) SELECT {names} FROM batch_rows")
+        con.unregister("batch_rows")
+    for table in STORE_TABLES:
+        con.execute(f"CREATE TABLE {table} AS SELECT * FROM staging_{table} ORDER BY timestamp")
+        con.execute(f"DROP TABLE staging_{table}")
+    con.execute("CHECKPOINT")
