@@ -1,0 +1,175 @@
+"""Render a query as KQL, for the classic App Insights tables or the workspace-based ones.
+
+The two schemas differ in table and column names and in `success` (the string "True"/"False"
+classic, a bool in the workspace), so those are the only places the dialects part.
+"""
+
+from __future__ import annotations
+
+from telemetry.filters import Window
+from telemetry.kql_literals import datetime_literal, string_literal, timespan_literal
+from telemetry.model import (
+    AllOf,
+    AnyOf,
+    AtLeast,
+    Column,
+    Contains,
+    DistinctCount,
+    Earliest,
+    Equals,
+    Failed,
+    InOperationsOf,
+    ItemCount,
+    Latest,
+    Listing,
+    Measure,
+    NotEmpty,
+    OneOf,
+    Period,
+    Predicate,
+    Query,
+    RenderContext,
+    SampleValue,
+    SeriesSplit,
+    Summary,
+    TimeBin,
+    WeightedMean,
+    WeightedPercentile,
+    global_predicates,
+    split_column,
+)
+from telemetry.schema import WORKSPACE_TABLES, Schema, columns, workspace_column
+
+__all__ = ["render_kql"]
+
+
+class _Dialect:
+    def __init__(self, table: str, schema: Schema) -> None:
+        self.table = table
+        self.schema = schema
+
+    def source(self) -> str:
+        return self.table if self.schema == "classic" else WORKSPACE_TABLES[self.table]
+
+    def col(self, column: str) -> str:
+        return column if self.schema == "classic" else workspace_column(self.table, column)
+
+    def text(self, column: str) -> str:
+        """A column as a string, whatever its type (dynamic bags are searched as JSON text)."""
+        name = self.col(column)
+        return f"tostring({name})" if columns(self.table)[column] == "dynamic" else name
+
+    def failed(self, negate: bool) -> str:
+        if self.schema == "classic":
+            return f'success == "{"True" if negate else "False"}"'
+        return f"Success == {'true' if negate else 'false'}"
+
+    def window(self, window: Window) -> str:
+        ts = self.col("timestamp")
+        return f"{ts} >= {datetime_literal(window.start)} and {ts} < {datetime_literal(window.end)}"
+
+    def predicate(self, pred: Predicate, ctx: RenderContext) -> str:
+        match pred:
+            case Failed(negate=negate):
+                return self.failed(negate)
+            case Equals(column=column, value=value):
+                return f"{self.text(column)} == {string_literal(value)}"
+            case OneOf(column=column, values=values):
+                return f"{self.text(column)} in ({', '.join(map(string_literal, values))})"
+            case Contains(column=column, text=text):
+                return f"{self.text(column)} contains {string_literal(text)}"
+            case AtLeast(column=column, value=value):
+                return f"{self.col(column)} >= {_number(value)}"
+            case NotEmpty(column=column):
+                return f"isnotempty({self.col(column)})"
+            case AnyOf(predicates=preds):
+                return "(" + " or ".join(self.predicate(p, ctx) for p in preds) + ")"
+            case AllOf(predicates=preds):
+                return "(" + " and ".join(self.predicate(p, ctx) for p in preds) + ")"
+            case InOperationsOf(table=table, where=where):
+                inner = _Dialect(table, self.schema)
+                lines = [inner.source(), f"| where {inner.window(ctx.window)}"]
+                lines += [f"| where {inner.predicate(p, ctx)}" for p in where]
+                lines.append(f"| distinct {inner.col('operation_Id')}")
+                return f"{self.col('operation_Id')} in ({' '.join(lines)})"
+        raise TypeError(f"unknown predicate {pred!r}")
+
+    def measure(self, measure: Measure, ctx: RenderContext) -> str:
+        weight = self.col("itemCount")
+        match measure:
+            case ItemCount(where=None):
+                return f"sum({weight})"
+            case ItemCount(where=where) if where is not None:
+                return f"sumif({weight}, {self.predicate(where, ctx)})"
+            case WeightedPercentile(column=column, percent=percent):
+                return f"percentilew({self.col(column)}, {weight}, {_number(percent)})"
+            case WeightedMean(column=column):
+                return f"sum({self.col(column)} * {weight}) / todouble(sum({weight}))"
+            case Earliest(column=column):
+                return f"min({self.col(column)})"
+            case Latest(column=column):
+                return f"max({self.col(column)})"
+            case DistinctCount(column=column):
+                return f"dcount({self.col(column)}, 4)"
+            case SampleValue(column=column):
+                return f"take_any({self.col(column)})"
+        raise TypeError(f"unknown measure {measure!r}")
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _assign(alias: str, expression: str) -> str:
+    return expression if alias == expression else f"{alias} = {expression}"
+
+
+def _order(order_by: tuple[tuple[str, str], ...]) -> str:
+    return ", ".join(f"{name} {direction}" for name, direction in order_by)
+
+
+def render_kql(query: Query, ctx: RenderContext, schema: Schema) -> str:
+    """KQL text for `query` under `ctx`; user values appear only as escaped string literals."""
+    d = _Dialect(query.table, schema)
+    lines = [d.source(), f"| where {d.window(ctx.read_window(query))}"]
+    lines += [f"| where {d.predicate(p, ctx)}" for p in global_predicates(query, ctx.filters) + query.where]
+    if isinstance(query, Listing):
+        lines += _listing_tail(query, d)
+    else:
+        lines += _summary_tail(query, d, ctx)
+    return "\n".join(lines)
+
+
+def _summary_tail(query: Summary, d: _Dialect, ctx: RenderContext) -> list[str]:
+    lines: list[str] = []
+    dims: list[str] = []
+    for dim in query.by:
+        match dim:
+            case TimeBin(alias=alias):
+                dims.append(f"{alias} = bin({d.col('timestamp')}, {timespan_literal(ctx.grain)})")
+            case Column():
+                dims.append(_assign(dim.name, d.col(dim.column)))
+            case SeriesSplit(alias=alias):
+                dims.append(f"{alias} = {d.col(split_column(ctx.filters))}")
+            case Period(alias=alias):
+                start = datetime_literal(ctx.window.start)
+                lines.append(f'| extend {alias} = iff({d.col("timestamp")} >= {start}, "current", "previous")')
+                dims.append(alias)
+    measures = ", ".join(f"{m.alias} = {d.measure(m, ctx)}" for m in query.measures)
+    lines.append(f"| summarize {measures}" + (f" by {', '.join(dims)}" if dims else ""))
+    if query.order_by:
+        lines.append(f"| order by {_order(query.order_by)}")
+    if query.limit is not None:
+        lines.append(f"| take {query.limit}")
+    return lines
+
+
+def _listing_tail(query: Listing, d: _Dialect) -> list[str]:
+    # Order on the physical columns, then project to the logical names every dialect shares.
+    order = _order(tuple((d.col(name), direction) for name, direction in query.order_by))
+    lines = [f"| order by {order}"]
+    if query.offset:
+        lines += ["| extend row_number_ = row_number()", f"| where row_number_ > {query.offset}"]
+    lines.append(f"| take {query.limit}")
+    lines.append("| project " + ", ".join(_assign(col.name, d.col(col.column)) for col in query.columns))
+    return lines

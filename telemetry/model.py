@@ -1,0 +1,326 @@
+"""The vocabulary panels use to say what they measure, independent of any query language.
+
+A query names classic-schema columns; `telemetry.kql` and `telemetry.sql` turn the same query
+into KQL for the classic or workspace tables and into DuckDB SQL. Two query shapes exist:
+
+    Summary   aggregate measures grouped by dimensions (time bins, a column, the series split)
+    Listing   raw rows, newest first, a page at a time (trace search, sample requests)
+
+Counts are sums of `itemCount`, so sampled telemetry counts the events it stands for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal, TypeAlias
+
+from telemetry.filters import Filters, Window
+from telemetry.schema import columns
+
+__all__ = [
+    "AllOf",
+    "AnyOf",
+    "AtLeast",
+    "Column",
+    "Contains",
+    "Dimension",
+    "DistinctCount",
+    "Earliest",
+    "Equals",
+    "Failed",
+    "InOperationsOf",
+    "ItemCount",
+    "Latest",
+    "Listing",
+    "Measure",
+    "NotEmpty",
+    "OneOf",
+    "Period",
+    "Predicate",
+    "Query",
+    "RenderContext",
+    "ResultColumn",
+    "SampleValue",
+    "SeriesSplit",
+    "Summary",
+    "TimeBin",
+    "WeightedMean",
+    "WeightedPercentile",
+    "global_predicates",
+    "result_columns",
+    "split_column",
+]
+
+Table = Literal["requests", "dependencies", "exceptions", "traces"]
+
+
+# --- predicates -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The call failed: classic `success == "False"`, workspace `Success == false`."""
+
+    negate: bool = False  # True: the call succeeded
+
+
+@dataclass(frozen=True)
+class Equals:
+    column: str
+    value: str
+
+
+@dataclass(frozen=True)
+class OneOf:
+    column: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Contains:
+    """Case-insensitive substring, as KQL `contains`."""
+
+    column: str
+    text: str
+
+
+@dataclass(frozen=True)
+class AtLeast:
+    column: str
+    value: float
+
+
+@dataclass(frozen=True)
+class NotEmpty:
+    column: str
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    predicates: tuple[Predicate, ...]
+
+
+@dataclass(frozen=True)
+class AllOf:
+    predicates: tuple[Predicate, ...]
+
+
+@dataclass(frozen=True)
+class InOperationsOf:
+    """`operation_Id` is among those of `table`'s rows matching `where` in the same window."""
+
+    table: Table
+    where: tuple[Predicate, ...] = ()
+
+
+Predicate: TypeAlias = Failed | Equals | OneOf | Contains | AtLeast | NotEmpty | AnyOf | AllOf | InOperationsOf
+
+
+# --- dimensions -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimeBin:
+    """The row's time floored to the filters' grain."""
+
+    alias: str = "bucket"
+
+
+@dataclass(frozen=True)
+class Column:
+    column: str
+    alias: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.alias or self.column
+
+
+@dataclass(frozen=True)
+class SeriesSplit:
+    """The service or the operation, whichever the user split the charts by."""
+
+    alias: str = "series"
+
+
+@dataclass(frozen=True)
+class Period:
+    """"current" or "previous": only in a Summary with `compare_previous`."""
+
+    alias: str = "period"
+
+
+Dimension: TypeAlias = TimeBin | Column | SeriesSplit | Period
+
+
+# --- measures ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemCount:
+    """Sum of itemCount over the rows (matching `where`, when given)."""
+
+    alias: str
+    where: Predicate | None = None
+
+
+@dataclass(frozen=True)
+class WeightedPercentile:
+    """The `percent`-th percentile of `column`, each row weighted by its itemCount."""
+
+    alias: str
+    column: str
+    percent: float
+
+
+@dataclass(frozen=True)
+class WeightedMean:
+    alias: str
+    column: str
+
+
+@dataclass(frozen=True)
+class Earliest:
+    alias: str
+    column: str = "timestamp"
+
+
+@dataclass(frozen=True)
+class Latest:
+    alias: str
+    column: str = "timestamp"
+
+
+@dataclass(frozen=True)
+class DistinctCount:
+    alias: str
+    column: str
+
+
+@dataclass(frozen=True)
+class SampleValue:
+    """Any one value of `column` in the group (KQL take_any)."""
+
+    alias: str
+    column: str
+
+
+Measure: TypeAlias = (
+    ItemCount | WeightedPercentile | WeightedMean | Earliest | Latest | DistinctCount | SampleValue
+)
+
+
+# --- queries ----------------------------------------------------------------------------------
+
+GlobalFilter = Literal["service", "operation", "result_code"]
+
+
+@dataclass(frozen=True)
+class Summary:
+    name: str
+    table: Table
+    measures: tuple[Measure, ...]
+    by: tuple[Dimension, ...] = ()
+    where: tuple[Predicate, ...] = ()
+    # Which sidebar filters narrow this query (result codes mean little outside requests).
+    applies: frozenset[GlobalFilter] = frozenset({"service", "operation"})
+    compare_previous: bool = False  # also read the window before, tagged by a Period dimension
+    order_by: tuple[tuple[str, Literal["asc", "desc"]], ...] = ()
+    limit: int | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Listing:
+    name: str
+    table: Table
+    columns: tuple[Column, ...]
+    where: tuple[Predicate, ...] = ()
+    applies: frozenset[GlobalFilter] = frozenset({"service", "operation"})
+    order_by: tuple[tuple[str, Literal["asc", "desc"]], ...] = (("timestamp", "desc"),)
+    limit: int = 100
+    offset: int = 0
+    description: str = ""
+
+
+Query: TypeAlias = Summary | Listing
+
+
+ResultKind = Literal["datetime", "string", "count", "real", "int", "dynamic", "bool"]
+
+
+@dataclass(frozen=True)
+class ResultColumn:
+    name: str
+    kind: ResultKind
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """What a query is rendered for: the resolved window, its grain and the sidebar filters."""
+
+    window: Window
+    grain: timedelta
+    filters: Filters
+
+    @classmethod
+    def of(cls, filters: Filters, now: datetime | None = None) -> RenderContext:
+        window = filters.window(now)
+        return cls(window, filters.grain_for(window), filters)
+
+    def read_window(self, query: Query) -> Window:
+        """The window a query reads: the previous period too when it compares against it."""
+        if isinstance(query, Summary) and query.compare_previous:
+            return Window(self.window.previous().start, self.window.end)
+        return self.window
+
+
+def global_predicates(query: Query, filters: Filters) -> tuple[Predicate, ...]:
+    """The sidebar filters as predicates, for the ones this query lets narrow it."""
+    found: list[Predicate] = []
+    if "service" in query.applies and filters.services:
+        found.append(OneOf("cloud_RoleName", filters.services))
+    if "operation" in query.applies and filters.operation:
+        found.append(Equals("operation_Name", filters.operation))
+    if "result_code" in query.applies and filters.result_code:
+        found.append(Equals("resultCode", filters.result_code))
+    return tuple(found)
+
+
+def split_column(filters: Filters) -> str:
+    return "cloud_RoleName" if filters.split == "service" else "operation_Name"
+
+
+_KIND_OF_TYPE: dict[str, ResultKind] = {
+    "datetime": "datetime",
+    "string": "string",
+    "dynamic": "dynamic",
+    "real": "real",
+    "int": "int",
+    "long": "int",
+    "bool": "bool",
+}
+
+
+def result_columns(query: Query) -> list[ResultColumn]:
+    """The columns a query answers with, in order, the same in every dialect."""
+    types = columns(query.table)
+    if isinstance(query, Listing):
+        return [ResultColumn(col.name, _KIND_OF_TYPE[types[col.column]]) for col in query.columns]
+    found: list[ResultColumn] = []
+    for dim in query.by:
+        if isinstance(dim, TimeBin):
+            found.append(ResultColumn(dim.alias, "datetime"))
+        elif isinstance(dim, Column):
+            found.append(ResultColumn(dim.name, _KIND_OF_TYPE[types[dim.column]]))
+        else:
+            found.append(ResultColumn(dim.alias, "string"))
+    for measure in query.measures:
+        if isinstance(measure, ItemCount | DistinctCount):
+            found.append(ResultColumn(measure.alias, "count"))
+        elif isinstance(measure, WeightedPercentile | WeightedMean):
+            found.append(ResultColumn(measure.alias, "real"))
+        else:
+            found.append(ResultColumn(measure.alias, _KIND_OF_TYPE[types[measure.column]]))
+    return found

@@ -1,0 +1,124 @@
+"""The local store as a telemetry source: DuckDB SQL over the classic tables."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from telemetry.errors import BadQueryError, QueryTimeoutError, StoreMissingError, TelemetryError
+from telemetry.model import Query, RenderContext
+from telemetry.results import Outcome, QueryResult, typed_frame
+from telemetry.schema import Schema
+from telemetry.sql import SqlQuery, render_sql
+from telemetry.store import connect
+
+__all__ = ["LocalSource"]
+
+MAX_ROWS: Final = 50_000
+TIMEOUT_S: Final = 30.0
+
+
+class LocalSource:
+    """Reads a DuckDB store; reopens it when the file is replaced (a rebuild or an import)."""
+
+    def __init__(self, path: Path | str, *, label: str | None = None, timeout_s: float = TIMEOUT_S) -> None:
+        self.path = Path(path)
+        self._label = label or f"local store {self.path.name}"
+        self.timeout_s = timeout_s
+        self._lock = threading.Lock()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._identity: tuple[int, int] | None = None
+
+    @property
+    def label(self) -> str:
+        return self._label
+
+    @property
+    def kql_schema(self) -> Schema:
+        return "classic"  # the store keeps the classic schema
+
+    @property
+    def cache_key(self) -> str:
+        identity = self._file_identity()
+        return f"local:{self.path.resolve()}:{identity}"
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (stat.st_ino, stat.st_mtime_ns)
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            identity = self._file_identity()
+            if identity is None:
+                raise StoreMissingError(
+                    f"No local store at {self.path}. Build one with `python -m telemetry demo --store {self.path}`."
+                )
+            if self._con is None or identity != self._identity:
+                if self._con is not None:
+                    self._con.close()
+                self._con = connect(self.path, read_only=True)
+                self._identity = identity
+            # A cursor is a connection of its own to the same database: safe for one thread.
+            return self._con.cursor()
+
+    def run(self, queries: Sequence[Query], ctx: RenderContext) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for query in queries:
+            try:
+                outcomes.append(self.run_one(query, ctx))
+            except TelemetryError as error:
+                outcomes.append(error)
+        return outcomes
+
+    def run_one(self, query: Query, ctx: RenderContext) -> QueryResult:
+        sql = render_sql(query, ctx)
+        started = time.perf_counter()
+        raw = self._execute(sql)
+        warnings: tuple[str, ...] = ()
+        if len(raw) > MAX_ROWS:
+            raw = raw.iloc[:MAX_ROWS]
+            warnings = (f"Showing the first {MAX_ROWS:,} rows; narrow the filters to see the rest.",)
+        return QueryResult(
+            name=query.name,
+            frame=typed_frame(raw, query),
+            query_text=sql.text,
+            warnings=warnings,
+            elapsed_s=time.perf_counter() - started,
+            source=self.label,
+        )
+
+    def _execute(self, sql: SqlQuery) -> pd.DataFrame:
+        cursor = self._cursor()
+        timer = threading.Timer(self.timeout_s, cursor.interrupt)
+        timer.start()
+        try:
+            reader = cursor.execute(sql.text, sql.params).fetch_record_batch(10_000)
+            batches, rows = [], 0
+            for batch in reader:  # stop reading past the cap instead of materialising it all
+                batches.append(batch)
+                rows += batch.num_rows
+                if rows > MAX_ROWS:
+                    break
+            return pa.Table.from_batches(batches, schema=reader.schema).to_pandas()
+        except duckdb.InterruptException as error:
+            raise QueryTimeoutError(
+                f"The local query took longer than {self.timeout_s:.0f} s and was stopped; "
+                "pick a shorter time range or fewer services.",
+                query=sql.text,
+            ) from error
+        except duckdb.Error as error:
+            raise BadQueryError(f"The local store rejected the query: {error}", query=sql.text) from error
+        finally:
+            timer.cancel()
+            cursor.close()

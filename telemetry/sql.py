@@ -1,0 +1,217 @@
+"""Render a query as DuckDB SQL over the local store (classic schema), values as parameters.
+
+Weighted percentiles have no DuckDB aggregate, and an exact one (a window over every row) is
+~10x slower than a scan. So they come from a log-bucket histogram (bucket ratio 1.02, the idea
+behind DDSketch): the weighted rank is found among the buckets, and the bucket's geometric centre
+is within 1 % of every duration in it. Kusto's own `percentilew` is approximate too.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Final
+
+from telemetry.filters import Window
+from telemetry.model import (
+    AllOf,
+    AnyOf,
+    AtLeast,
+    Column,
+    Contains,
+    DistinctCount,
+    Earliest,
+    Equals,
+    Failed,
+    InOperationsOf,
+    ItemCount,
+    Latest,
+    Listing,
+    Measure,
+    NotEmpty,
+    OneOf,
+    Period,
+    Predicate,
+    Query,
+    RenderContext,
+    SampleValue,
+    SeriesSplit,
+    Summary,
+    TimeBin,
+    WeightedMean,
+    WeightedPercentile,
+    global_predicates,
+    split_column,
+)
+
+__all__ = ["BUCKET_RATIO", "SqlQuery", "render_sql"]
+
+BUCKET_RATIO: Final = 1.02
+_LOG_RATIO: Final = math.log(BUCKET_RATIO)
+_SMALLEST: Final = 0.001  # ms; zero durations land in the lowest bucket
+
+
+@dataclass
+class SqlQuery:
+    text: str
+    params: list[object] = field(default_factory=list)
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class _Builder:
+    ctx: RenderContext
+    params: list[object] = field(default_factory=list)
+
+    def bind(self, value: object) -> str:
+        self.params.append(value)
+        return "?"
+
+    def instant(self, moment: datetime) -> str:
+        # The store keeps naive UTC timestamps.
+        if moment.tzinfo is None:
+            raise ValueError("datetimes in queries must be timezone-aware (UTC)")
+        return self.bind(moment.astimezone(UTC).replace(tzinfo=None))
+
+    def window(self, window: Window) -> str:
+        return f"timestamp >= {self.instant(window.start)} AND timestamp < {self.instant(window.end)}"
+
+    def predicate(self, pred: Predicate) -> str:
+        match pred:
+            case Failed(negate=negate):
+                return f"success = '{'True' if negate else 'False'}'"
+            case Equals(column=column, value=value):
+                return f"{_q(column)} = {self.bind(value)}"
+            case OneOf(column=column, values=values):
+                return f"{_q(column)} IN ({', '.join(self.bind(v) for v in values)})"
+            case Contains(column=column, text=text):
+                return f"strpos(lower({_q(column)}), lower({self.bind(text)})) > 0"
+            case AtLeast(column=column, value=value):
+                return f"{_q(column)} >= {self.bind(value)}"
+            case NotEmpty(column=column):
+                return f"coalesce({_q(column)}, '') <> ''"
+            case AnyOf(predicates=preds):
+                return "(" + " OR ".join(self.predicate(p) for p in preds) + ")"
+            case AllOf(predicates=preds):
+                return "(" + " AND ".join(self.predicate(p) for p in preds) + ")"
+            case InOperationsOf(table=table, where=where):
+                conds = [self.window(self.ctx.window), *(self.predicate(p) for p in where)]
+                return f"operation_Id IN (SELECT operation_Id FROM {table} WHERE {' AND '.join(conds)})"
+        raise TypeError(f"unknown predicate {pred!r}")
+
+    def measure(self, measure: Measure) -> str:
+        match measure:
+            case ItemCount(where=None):
+                return "coalesce(sum(itemCount), 0)"
+            case ItemCount(where=where) if where is not None:
+                return f"coalesce(sum(itemCount) FILTER (WHERE {self.predicate(where)}), 0)"
+            case WeightedMean(column=column):
+                return f"sum({_q(column)} * itemCount) / sum(itemCount)"
+            case Earliest(column=column):
+                return f"min({_q(column)})"
+            case Latest(column=column):
+                return f"max({_q(column)})"
+            case DistinctCount(column=column):
+                return f"count(DISTINCT {_q(column)})"
+            case SampleValue(column=column):
+                return f"any_value({_q(column)})"
+        raise TypeError(f"unknown measure {measure!r}")
+
+    def where(self, query: Query) -> str:
+        conds = [self.window(self.ctx.read_window(query))]
+        conds += [self.predicate(p) for p in global_predicates(query, self.ctx.filters) + query.where]
+        return " AND ".join(conds)
+
+
+def _order(order_by: tuple[tuple[str, str], ...]) -> str:
+    return ", ".join(f"{_q(name)} {direction.upper()}" for name, direction in order_by)
+
+
+def render_sql(query: Query, ctx: RenderContext) -> SqlQuery:
+    b = _Builder(ctx)
+    text = _listing(query, b) if isinstance(query, Listing) else _summary(query, b)
+    return SqlQuery(text, b.params)
+
+
+def _listing(query: Listing, b: _Builder) -> str:
+    cols = ", ".join(f"{_q(c.column)} AS {_q(c.name)}" for c in query.columns)
+    return (
+        f"SELECT {cols} FROM {query.table} WHERE {b.where(query)} "
+        f"ORDER BY {_order(query.order_by)} LIMIT {int(query.limit)} OFFSET {int(query.offset)}"
+    )
+
+
+def _dimensions(query: Summary, b: _Builder) -> list[tuple[str, str]]:
+    dims: list[tuple[str, str]] = []
+    for dim in query.by:
+        match dim:
+            case TimeBin(alias=alias):
+                seconds = int(b.ctx.grain.total_seconds())
+                dims.append((alias, f"time_bucket(INTERVAL '{seconds} seconds', timestamp)"))
+            case Column():
+                dims.append((dim.name, _q(dim.column)))
+            case SeriesSplit(alias=alias):
+                dims.append((alias, _q(split_column(b.ctx.filters))))
+            case Period(alias=alias):
+                start = b.instant(b.ctx.window.start)
+                dims.append((alias, f"CASE WHEN timestamp >= {start} THEN 'current' ELSE 'previous' END"))
+    return dims
+
+
+def _summary(query: Summary, b: _Builder) -> str:
+    percentiles = [m for m in query.measures if isinstance(m, WeightedPercentile)]
+    others = [m for m in query.measures if not isinstance(m, WeightedPercentile)]
+    dims = _dimensions(query, b)
+    names = [_q(alias) for alias, _ in dims]
+    tail = ""
+    if query.order_by:
+        tail += f" ORDER BY {_order(query.order_by)}"
+    if query.limit is not None:
+        tail += f" LIMIT {int(query.limit)}"
+    if not percentiles:
+        select = [f"{expr} AS {_q(alias)}" for alias, expr in dims]
+        select += [f"{b.measure(m)} AS {_q(m.alias)}" for m in others]
+        group = " GROUP BY ALL" if dims else ""
+        return f"SELECT {', '.join(select)} FROM {query.table} WHERE {b.where(query)}{group}{tail}"
+    return _with_percentiles(query, b, dims, names, percentiles, others) + tail
+
+
+def _with_percentiles(
+    query: Summary,
+    b: _Builder,
+    dims: list[tuple[str, str]],
+    names: list[str],
+    percentiles: list[WeightedPercentile],
+    others: list[Measure],
+) -> str:
+    (column,) = {p.column for p in percentiles}  # one histogram per query
+    # A dimension that is a column under its own name is already in `*`.
+    dim_select = "".join(f"{expr} AS {_q(alias)}, " for alias, expr in dims if expr != _q(alias))
+    keys = ", ".join(names)
+    partition = f"PARTITION BY {keys} " if names else ""
+    group = f" GROUP BY {keys}" if names else ""
+    src = f"SELECT {dim_select}* FROM {query.table} WHERE {b.where(query)}"
+    agg_measures = [f"{b.measure(m)} AS {_q(m.alias)}" for m in others]
+    agg = f"SELECT {''.join(n + ', ' for n in names)}{', '.join(agg_measures) or '1 AS one_'} FROM src_{group}"
+    bucket = f"round(ln(greatest({_q(column)}, {_SMALLEST})) / {_LOG_RATIO!r})"
+    hist = f"SELECT {''.join(n + ', ' for n in names)}{bucket} AS b_, sum(itemCount) AS w_ FROM src_ GROUP BY ALL"
+    cum = (
+        f"SELECT *, sum(w_) OVER ({partition}ORDER BY b_) AS cw_, sum(w_) OVER ({partition.strip()}) AS tw_ "
+        "FROM hist_"
+    )
+    pct_cols = ", ".join(
+        f"exp({_LOG_RATIO!r} * min(b_) FILTER (WHERE cw_ >= {p.percent / 100!r} * tw_)) AS {_q(p.alias)}"
+        for p in percentiles
+    )
+    pct = f"SELECT {''.join(n + ', ' for n in names)}{pct_cols} FROM cum_{group}"
+    join = " AND ".join(f"agg_.{n} IS NOT DISTINCT FROM pct_.{n}" for n in names) or "TRUE"
+    measures = [f"{'pct_' if isinstance(m, WeightedPercentile) else 'agg_'}.{_q(m.alias)}" for m in query.measures]
+    select = ", ".join([*(f"agg_.{n}" for n in names), *measures])
+    return (
+        f"WITH src_ AS ({src}), agg_ AS ({agg}), hist_ AS ({hist}), cum_ AS ({cum}), pct_ AS ({pct}) "
+        f"SELECT {select} FROM agg_ JOIN pct_ ON {join}"
+    )
