@@ -22,6 +22,7 @@ class QueryResult:
     name: str
     frame: pd.DataFrame
     query_text: str
+    language: str = "sql"  # of query_text: "sql" (local store) or "kql" (Logs API)
     warnings: tuple[str, ...] = ()
     elapsed_s: float = 0.0
     source: str = ""

@@ -103,7 +103,7 @@ class LocalSource:
         timer = threading.Timer(self.timeout_s, cursor.interrupt)
         timer.start()
         try:
-            reader = cursor.execute(sql.text, sql.params).fetch_record_batch(10_000)
+            reader = cursor.sql(sql.text, params=sql.params).to_arrow_reader(10_000)
             batches, rows = [], 0
             for batch in reader:  # stop reading past the cap instead of materialising it all
                 batches.append(batch)

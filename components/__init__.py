@@ -1,0 +1,1 @@
+"""Reusable Streamlit pieces: the filter sidebar, charts, panel boxes, the source."""

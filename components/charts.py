@@ -1,0 +1,57 @@
+"""Plotly figure builders: pure functions from a panel's frame to a figure (testable alone).
+
+Colours are left to Streamlit's theme (st.plotly_chart's default), so charts follow light and
+dark; only succeeded/failed get fixed colours, because green and red carry meaning.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+__all__ = ["outcome_bars", "series_chart"]
+
+OK_COLOUR = "#2ca02c"
+FAILED_COLOUR = "#d62728"
+
+
+def _layout(fig: go.Figure, y_title: str) -> go.Figure:
+    fig.update_layout(
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        height=320,
+        legend={"orientation": "h", "y": -0.2},
+        hovermode="x unified",
+        yaxis_title=y_title,
+        xaxis_title=None,
+    )
+    return fig
+
+
+def series_chart(frame: pd.DataFrame, value: str, *, y_title: str, kind: str = "bar") -> go.Figure:
+    """One trace per series over the time bins: stacked bars for counts, lines for rates."""
+    fig = go.Figure()
+    for series, rows in frame.groupby("series", sort=True):
+        x = rows["bucket"].dt.tz_convert(None)
+        y = rows[value].astype("float64")
+        if kind == "bar":
+            fig.add_trace(go.Bar(x=x, y=y, name=str(series)))
+        else:
+            fig.add_trace(go.Scatter(x=x, y=y, name=str(series), mode="lines"))
+    if kind == "bar":
+        fig.update_layout(barmode="stack", bargap=0.05)
+    return _layout(fig, y_title)
+
+
+def outcome_bars(frame: pd.DataFrame) -> go.Figure:
+    """Succeeded and failed requests per bin, all series together."""
+    per_bin = frame.groupby("bucket", sort=True)[["requests", "failed"]].sum()
+    x = per_bin.index.tz_convert(None)
+    fig = go.Figure(
+        [
+            go.Bar(x=x, y=(per_bin["requests"] - per_bin["failed"]).astype("float64"), name="succeeded",
+                   marker_color=OK_COLOUR),
+            go.Bar(x=x, y=per_bin["failed"].astype("float64"), name="failed", marker_color=FAILED_COLOUR),
+        ]
+    )
+    fig.update_layout(barmode="stack", bargap=0.05)
+    return _layout(fig, "requests")

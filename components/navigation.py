@@ -1,0 +1,33 @@
+"""The page list, and links between pages that carry the current filters."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import streamlit as st
+
+from components.filters import link_params
+from telemetry.filters import Filters
+
+# (file, title, icon, url path): the one list of pages app.py and the links use.
+PAGES: Final = (
+    ("pages/requests.py", "Request rate", ":material/show_chart:", "requests"),
+    ("pages/latency.py", "Latency", ":material/timer:", "latency"),
+    ("pages/failures.py", "Failure rate", ":material/error:", "failures"),
+    ("pages/dependencies.py", "Dependencies", ":material/hub:", "dependencies"),
+    ("pages/exceptions.py", "Exceptions", ":material/bug_report:", "exceptions"),
+    ("pages/traces.py", "Trace explorer", ":material/manage_search:", "traces"),
+)
+
+
+def st_pages() -> list[st.Page]:
+    return [
+        st.Page(path, title=title, icon=icon, url_path=url, default=(i == 0))
+        for i, (path, title, icon, url) in enumerate(PAGES)
+    ]
+
+
+def nav_links(filters: Filters) -> None:
+    """Sidebar links to every page, keeping the filters (Streamlit's own menu would drop them)."""
+    for path, title, icon, _ in PAGES:
+        st.sidebar.page_link(path, label=title, icon=icon, query_params=link_params(filters))

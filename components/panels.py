@@ -1,0 +1,60 @@
+"""A panel's frame: its title, its data or a clear error, and the query behind it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from telemetry.errors import TelemetryError
+from telemetry.kql import render_kql
+from telemetry.model import Query, RenderContext
+from telemetry.results import Outcome, QueryResult
+from telemetry.schema import Schema
+
+
+def show_panel(
+    title: str,
+    outcome: Outcome,
+    *,
+    query: Query,
+    ctx: RenderContext,
+    schema: Schema,
+    empty_text: str,
+    render: Callable[[QueryResult], None],
+) -> QueryResult | None:
+    """Render one panel; a failure or empty data is said in the panel, never raised."""
+    with st.container(border=True):
+        st.markdown(f"**{title}**")
+        result: QueryResult | None = None
+        if isinstance(outcome, TelemetryError):
+            st.error(f"{title} could not be loaded. {outcome}", icon=":material/error:")
+        else:
+            result = outcome
+            for warning in outcome.warnings:
+                st.warning(warning, icon=":material/warning:")
+            if outcome.empty:
+                st.info(empty_text, icon=":material/info:")
+            else:
+                render(outcome)
+        _details(query, ctx, schema, outcome)
+    return result
+
+
+def _details(query: Query, ctx: RenderContext, schema: Schema, outcome: Outcome) -> None:
+    with st.expander("Query behind this panel"):
+        if query.description:
+            st.caption(query.description)
+        st.code(render_kql(query, ctx, schema), language="kql")
+        if isinstance(outcome, QueryResult):
+            st.caption(f"{len(outcome.frame):,} rows in {outcome.elapsed_s * 1000:.0f} ms from {outcome.source}")
+            if outcome.language == "sql":
+                st.caption("Run on the local store as:")
+                st.code(outcome.query_text, language="sql")
+        elif outcome.query:
+            st.code(outcome.query)
+
+
+def empty_text(what: str, ctx: RenderContext) -> str:
+    services = ", ".join(ctx.filters.services) or "any service"
+    return f"No {what} in {ctx.filters.time.label()} for {services}."

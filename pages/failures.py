@@ -1,0 +1,7 @@
+"""Failure rate (not built yet)."""
+
+import streamlit as st
+
+st.title("Failure rate")
+st.info("This page is not built yet. The request-rate page shows traffic and failures today.",
+        icon=":material/construction:")

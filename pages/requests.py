@@ -1,0 +1,58 @@
+"""Request rate: how much traffic each service or operation gets, and how much of it fails."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.charts import outcome_bars, series_chart
+from components.filters import current_filters
+from components.metrics import change_metric
+from components.panels import empty_text, show_panel
+from components.source import current_source, run_panels
+from components.tables import show_table
+from telemetry.filters import grain_name
+from telemetry.model import RenderContext
+from telemetry.queries import panel
+from telemetry.queries.requests import operations_table, totals
+
+filters = current_filters()
+ctx = RenderContext.of(filters)
+schema = current_source().kql_schema
+st.title("Request rate")
+st.caption(f"{filters.time.label()} · {ctx.window.length / ctx.grain:.0f} bins of {grain_name(ctx.grain)} · times in UTC")
+
+queries = [panel("requests.totals"), panel("requests.rate"), panel("requests.operations")]
+totals_out, rate_out, ops_out = run_panels(queries, ctx)
+nothing = empty_text("requests", ctx)
+
+def _totals(result):
+    t = totals(result.frame)
+    minutes = ctx.window.length.total_seconds() / 60
+    cols = st.columns(3)
+    change_metric(cols[0], "Requests", t["current"]["requests"], t["previous"]["requests"])
+    change_metric(cols[1], "Requests / min", t["current"]["requests"] / minutes, t["previous"]["requests"] / minutes,
+                  fmt="{:,.1f}")
+    cur, prev = t["current"], t["previous"]
+    rate = cur["failed"] / cur["requests"] if cur["requests"] else 0.0
+    prev_rate = prev["failed"] / prev["requests"] if prev["requests"] else 0.0
+    change_metric(cols[2], "Failed", rate, prev_rate, fmt="{:.2%}", higher_is_worse=True)
+
+show_panel("Totals against the previous period", totals_out, query=queries[0], ctx=ctx, schema=schema,
+           empty_text=nothing, render=_totals)
+
+left, right = st.columns(2)
+with left:
+    show_panel(f"Requests per {filters.split}", rate_out, query=queries[1], ctx=ctx, schema=schema,
+               empty_text=nothing,
+               render=lambda r: st.plotly_chart(series_chart(r.frame, "requests", y_title="requests"),
+                                                key="requests.rate.chart"))
+with right:
+    show_panel("Succeeded and failed", rate_out, query=queries[1], ctx=ctx, schema=schema, empty_text=nothing,
+               render=lambda r: st.plotly_chart(outcome_bars(r.frame), key="requests.outcome.chart"))
+
+show_panel("Operations", ops_out, query=queries[2], ctx=ctx, schema=schema, empty_text=nothing,
+           render=lambda r: show_table(operations_table(r.frame, ctx.window), key="requests.operations",
+                                       columns={"operation": "Operation", "requests": "Requests",
+                                                "rate_per_min": "Rate / min", "share": "Share",
+                                                "failed": "Failed", "failure_rate": "Failure rate",
+                                                "services": "Services"}))

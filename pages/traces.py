@@ -1,0 +1,7 @@
+"""Trace explorer (not built yet)."""
+
+import streamlit as st
+
+st.title("Trace explorer")
+st.info("This page is not built yet. The request-rate page shows traffic and failures today.",
+        icon=":material/construction:")

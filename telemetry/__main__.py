@@ -1,0 +1,124 @@
+"""`python -m telemetry`: build the demo store, print a panel's data or the KQL it sends.
+
+    python -m telemetry demo [--store data/demo.duckdb] [--requests-per-day 20000] [--days 7] [--seed 42] [--if-missing]
+    python -m telemetry query requests.rate [--range 24h | --from T --to T] [--service S ...] [--format csv|json]
+    python -m telemetry kql requests.rate --schema classic|workspace
+    python -m telemetry panels
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from telemetry.errors import TelemetryError
+from telemetry.filters import from_query_params
+from telemetry.kql import render_kql
+from telemetry.model import RenderContext
+from telemetry.queries import PANELS, panel
+from telemetry.results import QueryResult
+from telemetry.sources.local import LocalSource
+from telemetry.store import DEFAULT_STORE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m telemetry", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="build a local store of demo telemetry")
+    demo.add_argument("--store", type=Path, default=DEFAULT_STORE)
+    demo.add_argument("--requests-per-day", type=_positive_int, default=20_000)
+    demo.add_argument("--days", type=_positive_int, default=7)
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--if-missing", action="store_true", help="do nothing when the store exists")
+
+    for name, text in (("query", "print a panel's data"), ("kql", "print the KQL a panel sends")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("panel", help="panel name; `python -m telemetry panels` lists them")
+        sub.add_argument("--range", help="30m, 1h, 6h, 24h, 7d or 30d (default 24h)")
+        sub.add_argument("--from", dest="start", help="ISO 8601 start (with --to)")
+        sub.add_argument("--to", dest="end", help="ISO 8601 end (with --from)")
+        sub.add_argument("--service", action="append", default=[], help="cloud_RoleName; repeat for several")
+        sub.add_argument("--operation")
+        sub.add_argument("--code", help="result code")
+        sub.add_argument("--grain", help="1m … 1d, or auto")
+        sub.add_argument("--split", help="service or operation")
+        if name == "query":
+            sub.add_argument("--store", type=Path, default=DEFAULT_STORE)
+            sub.add_argument("--format", choices=("csv", "json"), default="csv")
+        else:
+            sub.add_argument("--schema", choices=("classic", "workspace"), default="classic")
+
+    commands.add_parser("panels", help="list the panels")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive whole number")
+    return value
+
+
+def _context(args: argparse.Namespace) -> RenderContext:
+    params: dict[str, str | list[str]] = {}
+    for key, value in (("range", args.range), ("from", args.start), ("to", args.end),
+                       ("operation", args.operation), ("code", args.code), ("grain", args.grain),
+                       ("split", args.split)):
+        if value is not None:
+            params[key] = value
+    if args.service:
+        params["service"] = args.service
+    filters, warnings = from_query_params(params)
+    if warnings:
+        raise SystemExit("error: " + " ".join(warnings))
+    return RenderContext.of(filters)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "panels":
+        for name in sorted(PANELS):
+            print(name)
+        return 0
+    if args.command == "demo":
+        return _demo(args)
+    try:
+        query = panel(args.panel)
+    except (KeyError, TypeError) as error:
+        print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
+        return 2
+    ctx = _context(args)
+    if args.command == "kql":
+        print(render_kql(query, ctx, args.schema))
+        return 0
+    outcome = LocalSource(args.store).run([query], ctx)[0]
+    if isinstance(outcome, TelemetryError):
+        print(f"error: {outcome}", file=sys.stderr)
+        return 1
+    assert isinstance(outcome, QueryResult)
+    if args.format == "csv":
+        outcome.frame.to_csv(sys.stdout, index=False)
+    else:
+        print(outcome.frame.to_json(orient="records", date_format="iso", date_unit="ms"))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from telemetry.demo import build_demo_store  # numpy-heavy; only the demo command needs it
+
+    if args.if_missing and args.store.exists():
+        print(f"{args.store} exists; leaving it as it is")
+        return 0
+    started = time.perf_counter()
+    path = build_demo_store(args.store, requests_per_day=args.requests_per_day, days=args.days, seed=args.seed)
+    size_mb = path.stat().st_size / 1e6
+    print(f"built {path} ({size_mb:.1f} MB) in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,76 @@
+"""Request-rate panels, and the service list the sidebar offers."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pandas as pd
+
+from telemetry.filters import Window
+from telemetry.model import Column, DistinctCount, Failed, ItemCount, Period, SeriesSplit, Summary, TimeBin
+
+__all__ = ["PANELS", "operations_table", "totals"]
+
+_COUNTS: Final = (ItemCount("requests"), ItemCount("failed", Failed()))
+
+RATE: Final = Summary(
+    name="requests.rate",
+    table="requests",
+    measures=_COUNTS,
+    by=(TimeBin(), SeriesSplit()),
+    order_by=(("bucket", "asc"), ("series", "asc")),
+    description="Requests per bin (sum of itemCount), failed among them, per service or operation.",
+)
+
+TOTALS: Final = Summary(
+    name="requests.totals",
+    table="requests",
+    measures=_COUNTS,
+    by=(Period(),),
+    compare_previous=True,
+    description="Requests and failures in the range and in the period of the same length before it.",
+)
+
+OPERATIONS: Final = Summary(
+    name="requests.operations",
+    table="requests",
+    measures=(*_COUNTS, DistinctCount("services", "cloud_RoleName")),
+    by=(Column("operation_Name", "operation"),),
+    order_by=(("requests", "desc"), ("operation", "asc")),
+    limit=100,
+    description="Requests per operation in the range, busiest first.",
+)
+
+SERVICES: Final = Summary(
+    name="services",
+    table="requests",
+    measures=(ItemCount("requests"),),
+    by=(Column("cloud_RoleName", "service"),),
+    applies=frozenset(),  # the list of services must not be narrowed by the services chosen
+    order_by=(("requests", "desc"), ("service", "asc")),
+    limit=500,
+    description="Services (cloud_RoleName) that reported requests in the range.",
+)
+
+PANELS: Final = {q.name: (lambda q=q: q) for q in (RATE, TOTALS, OPERATIONS, SERVICES)}
+
+
+def totals(frame: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """{"current": {"requests": n, "failed": m}, "previous": {...}} from the totals panel."""
+    found = {period: {"requests": 0, "failed": 0} for period in ("current", "previous")}
+    for row in frame.itertuples(index=False):
+        found[str(row.period)] = {"requests": int(row.requests), "failed": int(row.failed)}
+    return found
+
+
+def operations_table(frame: pd.DataFrame, window: Window) -> pd.DataFrame:
+    """Add the rate per minute and the share of all requests to the operations panel."""
+    total = int(frame["requests"].sum())
+    minutes = window.length.total_seconds() / 60
+    table = frame.copy()
+    table["rate_per_min"] = table["requests"].astype("float64") / minutes
+    table["share"] = table["requests"].astype("float64") / total if total else 0.0
+    table["failure_rate"] = table["failed"].astype("float64") / table["requests"].astype("float64").where(
+        table["requests"] > 0
+    )
+    return table
