@@ -11,8 +11,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from collections.abc import Sequence
 from pathlib import Path
+
+import duckdb
 
 from telemetry.errors import TelemetryError
 from telemetry.filters import from_query_params
@@ -21,7 +24,9 @@ from telemetry.model import RenderContext
 from telemetry.queries import PANELS, panel
 from telemetry.results import QueryResult
 from telemetry.sources.local import LocalSource
-from telemetry.store import DEFAULT_STORE
+from telemetry.store import DEFAULT_STORE, connect
+
+STALE_AFTER = timedelta(hours=3)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--days", type=_positive_int, default=7)
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--if-missing", action="store_true", help="do nothing when the store exists")
+    demo.add_argument(
+        "--if-stale", action="store_true",
+        help=f"build only when the store is missing or its newest request is over {STALE_AFTER} old",
+    )
 
     for name, text in (("query", "print a panel's data"), ("kql", "print the KQL a panel sends")):
         sub = commands.add_parser(name, help=text)
@@ -113,11 +122,31 @@ def _demo(args: argparse.Namespace) -> int:
     if args.if_missing and args.store.exists():
         print(f"{args.store} exists; leaving it as it is")
         return 0
+    if args.if_stale and _fresh(args.store):
+        print(f"{args.store} is recent; leaving it as it is")
+        return 0
     started = time.perf_counter()
     path = build_demo_store(args.store, requests_per_day=args.requests_per_day, days=args.days, seed=args.seed)
     size_mb = path.stat().st_size / 1e6
     print(f"built {path} ({size_mb:.1f} MB) in {time.perf_counter() - started:.1f} s")
     return 0
+
+
+def _fresh(store: Path) -> bool:
+    """Whether the demo store still covers the last hours (a relative range would show data)."""
+    if not store.exists():
+        return False
+    try:
+        con = connect(store)
+        try:
+            newest = con.execute("SELECT max(timestamp) FROM requests").fetchone()
+        finally:
+            con.close()
+    except duckdb.Error:
+        return False
+    if newest is None or newest[0] is None:
+        return False
+    return datetime.now(UTC) - newest[0].replace(tzinfo=UTC) < STALE_AFTER
 
 
 if __name__ == "__main__":

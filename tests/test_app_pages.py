@@ -1,0 +1,41 @@
+"""Every page runs through Streamlit's AppTest on the demo store without an exception."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from components.navigation import PAGES
+
+PAGE_FILES = [path for path, *_ in PAGES]
+
+
+def _run(page: str, **params: str | list[str]) -> AppTest:
+    at = AppTest.from_file("app.py", default_timeout=60)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.switch_page(page)
+    return at.run()
+
+
+@pytest.mark.parametrize("page", PAGE_FILES)
+def test_every_page_renders_without_an_exception(page: str, app_env: Path) -> None:
+    at = _run(page, range="7d")
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title, "the page shows its title"
+
+
+@pytest.mark.parametrize("page", PAGE_FILES)
+def test_every_page_survives_garbage_url_parameters(page: str, app_env: Path) -> None:
+    at = _run(page, range="forever", grain="7s", split="'; drop", service="x" * 5000, op="\"'`\\", pg="-1")
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Ignored" in w.value for w in at.warning), "the page says which parameters it ignored"
+
+
+def test_a_page_without_a_store_says_how_to_build_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENDPOINT_MONITOR_STORE", str(tmp_path / "missing.duckdb"))
+    at = _run("pages/requests.py")
+    assert not at.exception
+    assert any("python -m telemetry demo" in e.value for e in at.error)
