@@ -6,11 +6,14 @@ model endpoints, from Application Insights or the local demo store.
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
-from components.filters import filter_sidebar, read_filters
+from components.filters import filter_sidebar, read_filters, view_sidebar
 from components.navigation import nav_links, st_pages
 from components.source import current_source, run_panels
+from components.view import focused_panel, is_embedded, refresh_seconds
 from telemetry.model import RenderContext
 from telemetry.queries import panel
 from telemetry.results import QueryResult
@@ -19,20 +22,33 @@ st.set_page_config(page_title="Endpoint Monitor", page_icon=":material/monitorin
 
 page = st.navigation(st_pages(), position="hidden")
 filters, warnings = read_filters()
-
-st.sidebar.title("Endpoint Monitor")
 source = current_source()
-st.sidebar.caption(f"Source: **{source.label}**")
 
-services_outcome = run_panels([panel("services")], RenderContext.of(filters))[0]
-services = list(services_outcome.frame["service"]) if isinstance(services_outcome, QueryResult) else []
-filters = filter_sidebar(filters, services)
-st.sidebar.divider()
-nav_links(filters)
+# Embeds and single panels take their filters from the URL alone: no sidebar to draw.
+if not (is_embedded() or focused_panel()):
+    st.sidebar.title("Endpoint Monitor")
+    st.sidebar.caption(f"Source: **{source.label}**")
+    services_outcome = run_panels([panel("services")], RenderContext.of(filters))[0]
+    if isinstance(services_outcome, QueryResult):
+        services = list(services_outcome.frame["service"])
+    else:
+        services = []
+        st.error(f"The telemetry source is not answering: {services_outcome}", icon=":material/cloud_off:")
+    filters = filter_sidebar(filters, services)
+    st.sidebar.divider()
+    nav_links(filters)
+    st.sidebar.divider()
+    view_sidebar()
 
 for warning in warnings:
     st.warning(warning, icon=":material/link_off:")
-if not isinstance(services_outcome, QueryResult):
-    st.error(f"The telemetry source is not answering: {services_outcome}", icon=":material/cloud_off:")
 
-page.run()
+
+@st.fragment(run_every=refresh_seconds())
+def _page_body() -> None:
+    page.run()
+    if refresh_seconds():
+        st.caption(f"Auto refresh every {refresh_seconds()} s · updated {time.strftime('%H:%M:%S')} UTC")
+
+
+_page_body()

@@ -14,10 +14,12 @@ import streamlit as st
 from telemetry.filters import GRAINS, PRESETS, Filters, TimeRange, from_query_params, to_query_params
 
 _SYNCED = "filters.synced"
-_KEYS = ("f.range", "f.services", "f.operation", "f.code", "f.grain", "f.split")
+_KEYS = ("f.range", "f.frozen", "f.services", "f.operation", "f.code", "f.grain", "f.split")
 
 # Parameters a page owns (a chosen exception group, an operation id) survive filter changes.
 PAGE_PARAMS: tuple[str, ...] = ("panel", "problem", "op", "q", "dependency", "severity", "pg")
+# Parameters of the view itself, carried by every link between pages.
+VIEW_PARAMS: tuple[str, ...] = ("refresh",)
 
 
 def url_params() -> dict[str, list[str]]:
@@ -30,6 +32,7 @@ def read_filters() -> tuple[Filters, list[str]]:
 
 def _reset_widgets(filters: Filters) -> None:
     st.session_state["f.range"] = filters.time.preset or "custom"
+    st.session_state["f.frozen"] = not filters.time.is_relative
     st.session_state["f.services"] = list(filters.services)
     st.session_state["f.operation"] = filters.operation or ""
     st.session_state["f.code"] = filters.result_code or ""
@@ -44,8 +47,8 @@ def filter_sidebar(filters: Filters, services: Sequence[str]) -> Filters:
         _reset_widgets(filters)
     ranges = [*PRESETS, *([] if filters.time.is_relative else ["custom"])]
     sb = st.sidebar
-    preset = sb.selectbox(
-        "Time range", ranges, key="f.range",
+    sb.selectbox(
+        "Time range", ranges, key="f.range", on_change=_on_time_change,
         format_func=lambda p: f"Last {p}" if p in PRESETS else f"Custom: {filters.time.label()}",
     )
     options = sorted(set(services) | set(st.session_state["f.services"]))
@@ -55,7 +58,9 @@ def filter_sidebar(filters: Filters, services: Sequence[str]) -> Filters:
     grain = sb.selectbox("Grain", ["auto", *GRAINS], key="f.grain")
     split = sb.radio("Split charts by", ["service", "operation"], key="f.split", horizontal=True)
 
-    time = filters.time if preset == "custom" else TimeRange(preset=preset)
+    sb.toggle("Freeze range", key="f.frozen", on_change=_on_time_change,
+              help="Turn the range into fixed times, so a link shows this incident later too.")
+    time = read_filters()[0].time  # the callbacks put the chosen range in the URL
     chosen_filters, warnings = from_query_params(
         to_query_params(
             Filters(time, tuple(chosen), operation.strip() or None, code.strip() or None,
@@ -70,9 +75,23 @@ def filter_sidebar(filters: Filters, services: Sequence[str]) -> Filters:
     return chosen_filters
 
 
+def _on_time_change() -> None:
+    """Write the chosen range to the URL: a preset, or the window it covers now when frozen."""
+    filters = read_filters()[0]
+    preset, frozen = st.session_state["f.range"], st.session_state["f.frozen"]
+    if preset == "custom":
+        time = filters.time if frozen else TimeRange()
+    elif frozen:
+        window = TimeRange(preset=preset).resolve()
+        time = TimeRange(None, window.start, window.end)
+    else:
+        time = TimeRange(preset=preset)
+    write_url(filters.with_changes(time=time))
+
+
 def write_url(filters: Filters, **page_params: str | None) -> None:
     """Make the URL say `filters`, keeping the page's own parameters (or setting new ones)."""
-    kept = {k: v for k, v in url_params().items() if k in PAGE_PARAMS}
+    kept = {k: v for k, v in url_params().items() if k in PAGE_PARAMS + VIEW_PARAMS}
     for key, value in page_params.items():
         if value is None:
             kept.pop(key, None)
@@ -83,9 +102,29 @@ def write_url(filters: Filters, **page_params: str | None) -> None:
 
 def link_params(filters: Filters, **page_params: str) -> dict[str, str | list[str]]:
     """Query parameters for a link to another page with the same filters (and page params)."""
-    return {**to_query_params(filters), **page_params}
+    view = {k: v for k, v in url_params().items() if k in VIEW_PARAMS}
+    return {**to_query_params(filters), **view, **page_params}
 
 
 def current_filters() -> Filters:
     """The filters a page renders for: the URL, as the sidebar just left it."""
     return read_filters()[0]
+
+
+def view_sidebar() -> None:
+    """Auto refresh and the link to this view."""
+    from components.view import REFRESH_CHOICES, shareable_url
+
+    current = st.query_params.get("refresh", "off")
+    choice = st.sidebar.selectbox(
+        "Auto refresh", list(REFRESH_CHOICES), index=list(REFRESH_CHOICES).index(current)
+        if current in REFRESH_CHOICES else 0, key="v.refresh",
+    )
+    if choice != current:
+        if choice == "off":
+            del st.query_params["refresh"]
+        else:
+            st.query_params["refresh"] = choice
+    with st.sidebar.popover("Copy link", icon=":material/link:"):
+        st.caption("This view, filters included (use the copy button):")
+        st.code(shareable_url(), language=None, wrap_lines=True)

@@ -21,8 +21,9 @@ PAGES: Final = (
 
 
 def st_pages() -> list[st.Page]:
+    # The first page is the default one and lives at "/": Streamlit ignores its url_path.
     return [
-        st.Page(path, title=title, icon=icon, url_path=url, default=(i == 0))
+        st.Page(path, title=title, icon=icon, url_path=None if i == 0 else url, default=(i == 0))
         for i, (path, title, icon, url) in enumerate(PAGES)
     ]
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from components.view import shows
 from telemetry.errors import TelemetryError
 from telemetry.kql import render_kql
 from telemetry.model import Query, RenderContext
@@ -22,8 +23,14 @@ def show_panel(
     schema: Schema,
     empty_text: str,
     render: Callable[[QueryResult], None],
+    panel_id: str | None = None,
 ) -> QueryResult | None:
-    """Render one panel; a failure or empty data is said in the panel, never raised."""
+    """Render one panel; a failure or empty data is said in the panel, never raised.
+
+    `panel_id` (default: the query's name) is what `?panel=` asks for to show it alone.
+    """
+    if not shows(panel_id or query.name):
+        return outcome if isinstance(outcome, QueryResult) else None
     with st.container(border=True):
         st.markdown(f"**{title}**")
         result: QueryResult | None = None

@@ -1,0 +1,50 @@
+"""How the page is being viewed: whole, embedded in a wiki, or one panel alone.
+
+`?embed=true` is Streamlit's own embed mode (no sidebar, no toolbar; filters come from the
+URL); `?panel=<id>` shows one panel alone, sized for an iframe. `?refresh=30s` re-runs the
+page's panels on a timer.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import streamlit as st
+
+REFRESH_CHOICES: Final[dict[str, int | None]] = {"off": None, "30s": 30, "1m": 60, "5m": 300}
+
+
+def focused_panel() -> str | None:
+    value = st.query_params.get("panel")
+    return value.strip() if value and value.strip() else None
+
+
+def is_embedded() -> bool:
+    return bool(st.context.is_embedded) or st.query_params.get("embed", "").lower() == "true"
+
+
+def shows(panel_id: str) -> bool:
+    """Whether a panel is drawn in this view (all of them, unless one was asked for alone)."""
+    focus = focused_panel()
+    return focus is None or focus == panel_id
+
+
+def page_heading(title: str, caption: str | None = None) -> None:
+    """The page's title, left out when one panel is shown alone."""
+    if focused_panel() is not None:
+        return
+    st.title(title)
+    if caption:
+        st.caption(caption)
+
+
+def refresh_seconds() -> int | None:
+    return REFRESH_CHOICES.get(st.query_params.get("refresh", "off"), None)
+
+
+def shareable_url() -> str:
+    """This view's URL, with every parameter, for pasting into chat or a wiki."""
+    base = urlsplit(st.context.url or "http://127.0.0.1:8501/")
+    params = [(key, value) for key in st.query_params for value in st.query_params.get_all(key)]
+    return urlunsplit((base.scheme, base.netloc, base.path, urlencode(params), ""))
