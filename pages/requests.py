@@ -10,32 +10,31 @@ from components.metrics import change_metric
 from components.panels import empty_text, show_panel
 from components.source import current_source, run_panels
 from components.tables import show_table
+from components.view import page_heading
 from telemetry.filters import grain_name
 from telemetry.model import RenderContext
 from telemetry.queries import panel
 from telemetry.queries.requests import operations_table, totals
+from telemetry.results import QueryResult
 
 filters = current_filters()
 ctx = RenderContext.of(filters)
 schema = current_source().kql_schema
-st.title("Request rate")
-st.caption(f"{filters.time.label()} · {ctx.window.length / ctx.grain:.0f} bins of {grain_name(ctx.grain)} · times in UTC")
+page_heading("Request rate", f"{filters.time.label()} · {ctx.window.length / ctx.grain:.0f} bins of "
+             f"{grain_name(ctx.grain)} · times in UTC")
 
 queries = [panel("requests.totals"), panel("requests.rate"), panel("requests.operations")]
 totals_out, rate_out, ops_out = run_panels(queries, ctx)
 nothing = empty_text("requests", ctx)
 
-def _totals(result):
-    t = totals(result.frame)
-    minutes = ctx.window.length.total_seconds() / 60
+def _totals(result: QueryResult) -> None:
+    both = totals(result.frame, ctx.window)
+    now, before = both["current"], both["previous"]
     cols = st.columns(3)
-    change_metric(cols[0], "Requests", t["current"]["requests"], t["previous"]["requests"])
-    change_metric(cols[1], "Requests / min", t["current"]["requests"] / minutes, t["previous"]["requests"] / minutes,
-                  fmt="{:,.1f}")
-    cur, prev = t["current"], t["previous"]
-    rate = cur["failed"] / cur["requests"] if cur["requests"] else 0.0
-    prev_rate = prev["failed"] / prev["requests"] if prev["requests"] else 0.0
-    change_metric(cols[2], "Failed", rate, prev_rate, fmt="{:.2%}", higher_is_worse=True)
+    change_metric(cols[0], "Requests", now.requests, before.requests)
+    change_metric(cols[1], "Requests / min", now.per_minute, before.per_minute, fmt="{:,.1f}")
+    change_metric(cols[2], "Failed", now.failure_rate, before.failure_rate, fmt="{:.2%}", higher_is_worse=True)
+
 
 show_panel("Totals against the previous period", totals_out, query=queries[0], ctx=ctx, schema=schema,
            empty_text=nothing, render=_totals)
@@ -48,6 +47,7 @@ with left:
                                                 key="requests.rate.chart"))
 with right:
     show_panel("Succeeded and failed", rate_out, query=queries[1], ctx=ctx, schema=schema, empty_text=nothing,
+               panel_id="requests.outcome",
                render=lambda r: st.plotly_chart(outcome_bars(r.frame), key="requests.outcome.chart"))
 
 show_panel("Operations", ops_out, query=queries[2], ctx=ctx, schema=schema, empty_text=nothing,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
 import pandas as pd
@@ -9,7 +10,7 @@ import pandas as pd
 from telemetry.filters import Window
 from telemetry.model import Column, DistinctCount, Failed, ItemCount, Period, SeriesSplit, Summary, TimeBin
 
-__all__ = ["PANELS", "operations_table", "totals"]
+__all__ = ["PANELS", "PeriodTotals", "operations_table", "totals"]
 
 _COUNTS: Final = (ItemCount("requests"), ItemCount("failed", Failed()))
 
@@ -55,11 +56,27 @@ SERVICES: Final = Summary(
 PANELS: Final = {q.name: (lambda q=q: q) for q in (RATE, TOTALS, OPERATIONS, SERVICES)}
 
 
-def totals(frame: pd.DataFrame) -> dict[str, dict[str, int]]:
-    """{"current": {"requests": n, "failed": m}, "previous": {...}} from the totals panel."""
-    found = {period: {"requests": 0, "failed": 0} for period in ("current", "previous")}
+@dataclass(frozen=True)
+class PeriodTotals:
+    requests: int
+    failed: int
+    minutes: float
+
+    @property
+    def per_minute(self) -> float:
+        return self.requests / self.minutes
+
+    @property
+    def failure_rate(self) -> float:
+        return self.failed / self.requests if self.requests else 0.0
+
+
+def totals(frame: pd.DataFrame, window: Window) -> dict[str, PeriodTotals]:
+    """The totals panel as {"current": …, "previous": …}; a period with no rows counts zero."""
+    minutes = window.length.total_seconds() / 60
+    found = {period: PeriodTotals(0, 0, minutes) for period in ("current", "previous")}
     for row in frame.itertuples(index=False):
-        found[str(row.period)] = {"requests": int(row.requests), "failed": int(row.failed)}
+        found[str(row.period)] = PeriodTotals(int(row.requests), int(row.failed), minutes)
     return found
 
 
