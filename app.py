@@ -6,14 +6,12 @@ model endpoints, from Application Insights or the local demo store.
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from components.filters import filter_sidebar, read_filters, view_sidebar
 from components.navigation import nav_links, st_pages
 from components.source import current_source, run_panels
-from components.view import focused_panel, is_embedded, refresh_seconds
+from components.view import focused_panel, is_embedded
 from telemetry.model import RenderContext
 from telemetry.queries import panel
 from telemetry.results import QueryResult
@@ -43,12 +41,4 @@ if not (is_embedded() or focused_panel()):
 for warning in warnings:
     st.warning(warning, icon=":material/link_off:")
 
-
-@st.fragment(run_every=refresh_seconds())
-def _page_body() -> None:
-    page.run()
-    if refresh_seconds():
-        st.caption(f"Auto refresh every {refresh_seconds()} s · updated {time.strftime('%H:%M:%S')} UTC")
-
-
-_page_body()
+page.run()

@@ -10,13 +10,15 @@ from components.filters import link_params
 from telemetry.filters import Filters
 
 # (file, title, icon, url path): the one list of pages app.py and the links use.
+# A url path must not be a file name under pages/: Streamlit would run that file on its own,
+# without app.py and its sidebar, when a link opens it (its legacy pages/ routing).
 PAGES: Final = (
-    ("pages/requests.py", "Request rate", ":material/show_chart:", "requests"),
-    ("pages/latency.py", "Latency", ":material/timer:", "latency"),
-    ("pages/failures.py", "Failure rate", ":material/error:", "failures"),
-    ("pages/dependencies.py", "Dependencies", ":material/hub:", "dependencies"),
-    ("pages/exceptions.py", "Exceptions", ":material/bug_report:", "exceptions"),
-    ("pages/traces.py", "Trace explorer", ":material/manage_search:", "traces"),
+    ("pages/requests.py", "Request rate", ":material/show_chart:", "request-rate"),
+    ("pages/latency.py", "Latency", ":material/timer:", "response-times"),
+    ("pages/failures.py", "Failure rate", ":material/error:", "failure-rate"),
+    ("pages/dependencies.py", "Dependencies", ":material/hub:", "dependency-calls"),
+    ("pages/exceptions.py", "Exceptions", ":material/bug_report:", "exception-groups"),
+    ("pages/traces.py", "Trace explorer", ":material/manage_search:", "trace-explorer"),
 )
 
 

@@ -7,10 +7,14 @@ page's panels on a timer.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Sequence
 from typing import Final
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
+
+from telemetry.results import Outcome, QueryResult
 
 REFRESH_CHOICES: Final[dict[str, int | None]] = {"off": None, "30s": 30, "1m": 60, "5m": 300}
 
@@ -48,3 +52,23 @@ def shareable_url() -> str:
     base = urlsplit(st.context.url or "http://127.0.0.1:8501/")
     params = [(key, value) for key in st.query_params for value in st.query_params.get_all(key)]
     return urlunsplit((base.scheme, base.netloc, base.path, urlencode(params), ""))
+
+
+def live(render: Callable[[], Sequence[Outcome] | None]) -> None:
+    """Draw a page's panels; with `?refresh=` re-run only them on that timer.
+
+    `render` returns the outcomes it drew, so the page can say how old its data is (answers
+    come from the shared cache until its TTL runs out).
+    """
+    seconds = refresh_seconds()
+
+    @st.fragment(run_every=seconds)
+    def _panels() -> None:
+        outcomes = render() or ()
+        if seconds is None:
+            return
+        fetched = [o.fetched_at for o in outcomes if isinstance(o, QueryResult)]
+        age = f"data from {time.time() - min(fetched):.0f} s ago" if fetched else "no data yet"
+        st.caption(f"Auto refresh every {seconds} s · updated {time.strftime('%H:%M:%S', time.gmtime())} UTC · {age}")
+
+    _panels()

@@ -10,12 +10,12 @@ from components.metrics import change_metric
 from components.panels import empty_text, show_panel
 from components.source import current_source, run_panels
 from components.tables import show_table
-from components.view import page_heading
+from components.view import live, page_heading
 from telemetry.filters import grain_name
 from telemetry.model import RenderContext
 from telemetry.queries import panel
 from telemetry.queries.requests import operations_table, totals
-from telemetry.results import QueryResult
+from telemetry.results import Outcome, QueryResult
 
 filters = current_filters()
 ctx = RenderContext.of(filters)
@@ -24,10 +24,9 @@ page_heading("Request rate", f"{filters.time.label()} · {ctx.window.length / ct
              f"{grain_name(ctx.grain)} · times in UTC")
 
 queries = [panel("requests.totals"), panel("requests.rate"), panel("requests.operations")]
-totals_out, rate_out, ops_out = run_panels(queries, ctx)
-nothing = empty_text("requests", ctx)
 
-def _totals(result: QueryResult) -> None:
+
+def _totals(result: QueryResult, ctx: RenderContext) -> None:
     both = totals(result.frame, ctx.window)
     now, before = both["current"], both["previous"]
     cols = st.columns(3)
@@ -36,23 +35,32 @@ def _totals(result: QueryResult) -> None:
     change_metric(cols[2], "Failed", now.failure_rate, before.failure_rate, fmt="{:.2%}", higher_is_worse=True)
 
 
-show_panel("Totals against the previous period", totals_out, query=queries[0], ctx=ctx, schema=schema,
-           empty_text=nothing, render=_totals)
+def _render() -> list[Outcome]:
+    ctx = RenderContext.of(filters)  # inside: an auto refresh slides a relative window
+    nothing = empty_text("requests", ctx)
+    outcomes = run_panels(queries, ctx)
+    totals_out, rate_out, ops_out = outcomes
+    show_panel("Totals against the previous period", totals_out, query=queries[0], ctx=ctx, schema=schema,
+               empty_text=nothing, render=lambda r: _totals(r, ctx))
 
-left, right = st.columns(2)
-with left:
-    show_panel(f"Requests per {filters.split}", rate_out, query=queries[1], ctx=ctx, schema=schema,
-               empty_text=nothing,
-               render=lambda r: st.plotly_chart(series_chart(r.frame, "requests", y_title="requests"),
-                                                key="requests.rate.chart"))
-with right:
-    show_panel("Succeeded and failed", rate_out, query=queries[1], ctx=ctx, schema=schema, empty_text=nothing,
-               panel_id="requests.outcome",
-               render=lambda r: st.plotly_chart(outcome_bars(r.frame), key="requests.outcome.chart"))
+    left, right = st.columns(2)
+    with left:
+        show_panel(f"Requests per {filters.split}", rate_out, query=queries[1], ctx=ctx, schema=schema,
+                   empty_text=nothing,
+                   render=lambda r: st.plotly_chart(series_chart(r.frame, "requests", y_title="requests"),
+                                                    key="requests.rate.chart"))
+    with right:
+        show_panel("Succeeded and failed", rate_out, query=queries[1], ctx=ctx, schema=schema, empty_text=nothing,
+                   panel_id="requests.outcome",
+                   render=lambda r: st.plotly_chart(outcome_bars(r.frame), key="requests.outcome.chart"))
 
-show_panel("Operations", ops_out, query=queries[2], ctx=ctx, schema=schema, empty_text=nothing,
-           render=lambda r: show_table(operations_table(r.frame, ctx.window), key="requests.operations",
-                                       columns={"operation": "Operation", "requests": "Requests",
-                                                "rate_per_min": "Rate / min", "share": "Share",
-                                                "failed": "Failed", "failure_rate": "Failure rate",
-                                                "services": "Services"}))
+    show_panel("Operations", ops_out, query=queries[2], ctx=ctx, schema=schema, empty_text=nothing,
+               render=lambda r: show_table(operations_table(r.frame, ctx.window), key="requests.operations",
+                                           columns={"operation": "Operation", "requests": "Requests",
+                                                    "rate_per_min": "Rate / min", "share": "Share",
+                                                    "failed": "Failed", "failure_rate": "Failure rate",
+                                                    "services": "Services"}))
+    return outcomes
+
+
+live(_render)

@@ -7,6 +7,7 @@ pandas string dtype, dynamic values as their JSON text.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -26,6 +27,7 @@ class QueryResult:
     warnings: tuple[str, ...] = ()
     elapsed_s: float = 0.0
     source: str = ""
+    fetched_at: float = field(default_factory=time.time)  # epoch seconds; kept through the cache
 
     @property
     def empty(self) -> bool:

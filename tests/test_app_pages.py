@@ -5,19 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from components.navigation import PAGES
+from tests.apptest import run_page as _run
 
 PAGE_FILES = [path for path, *_ in PAGES]
-
-
-def _run(page: str, **params: str | list[str]) -> AppTest:
-    at = AppTest.from_file("app.py", default_timeout=60)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.switch_page(page)
-    return at.run()
 
 
 @pytest.mark.parametrize("page", PAGE_FILES)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from telemetry.filters import Filters, TimeRange
 from telemetry.model import RenderContext
@@ -15,6 +14,7 @@ from telemetry.queries import panel
 from telemetry.queries.requests import operations_table, totals
 from telemetry.results import QueryResult
 from telemetry.sources.local import LocalSource
+from tests.apptest import run_page
 
 
 def _window_filters(end: datetime, days: int = 2, **kwargs: object) -> Filters:
@@ -106,10 +106,8 @@ def test_request_rate_page_shows_the_pandas_total(
     app_env: Path, demo_frames: dict[str, pd.DataFrame], demo_end: datetime
 ) -> None:
     start = demo_end - timedelta(days=1)
-    at = AppTest.from_file("app.py", default_timeout=60)
-    at.query_params["from"] = start.strftime("%Y-%m-%dT%H:%M:%SZ")
-    at.query_params["to"] = demo_end.strftime("%Y-%m-%dT%H:%M:%SZ")
-    at.switch_page("pages/requests.py").run()
+    at = run_page("pages/requests.py", **{"from": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                         "to": demo_end.strftime("%Y-%m-%dT%H:%M:%SZ")})
     assert not at.exception
     rows = _rows_in(demo_frames["requests"], start, demo_end)
     shown = {m.label: m.value for m in at.metric}

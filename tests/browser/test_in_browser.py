@@ -1,0 +1,101 @@
+"""The served app in headless Chromium: what a person opening a link actually sees."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from components.navigation import PAGES
+from tests.browser.conftest import screenshot
+
+pytestmark = pytest.mark.browser
+
+RANGE = "range=7d"
+URL_PATHS = ["" if i == 0 else url for i, (_, _, _, url) in enumerate(PAGES)]
+CHART = ".js-plotly-plot .main-svg"
+
+
+def _open(page: Page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector('[data-testid="stApp"]', timeout=30_000)
+    # Streamlit marks the app "notRunning" once the script run (and its fragments) finished.
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=60_000)
+    page.wait_for_timeout(500)
+
+
+@pytest.mark.parametrize("path", URL_PATHS)
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_every_page_draws_without_an_exception_box(page: Page, app_url: str, path: str, theme: str) -> None:
+    extra = "&embed_options=dark_theme&embed=true" if theme == "dark" else ""
+    _open(page, f"{app_url}/{path}?{RANGE}{extra}")
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    expect(page.locator("h1").first).to_be_visible()
+    screenshot(page, f"{path or 'home'}-{theme}")
+
+
+def test_the_request_page_draws_its_plotly_charts(page: Page, app_url: str) -> None:
+    _open(page, f"{app_url}/?{RANGE}")
+    expect(page.locator(CHART).first).to_be_visible(timeout=30_000)
+    assert page.locator(CHART).count() >= 2
+
+
+def test_a_copied_link_reopens_the_same_filters_in_a_new_browser(page: Page, app_url: str) -> None:
+    _open(page, f"{app_url}/?range=6h&split=operation&grain=15m")
+    page.get_by_role("button", name=re.compile("Copy link")).click()
+    link = page.locator('[data-testid="stPopoverBody"] code').inner_text().strip()
+    assert "range=6h" in link and "split=operation" in link and "grain=15m" in link
+    other = page.context.browser.new_context()
+    try:
+        fresh = other.new_page()
+        _open(fresh, link)
+        sidebar = fresh.locator('[data-testid="stSidebar"]')
+        expect(sidebar.get_by_role("combobox", name="Time range")).to_have_value("Last 6h")
+        expect(sidebar.get_by_role("combobox", name="Grain")).to_have_value("15m")
+        expect(fresh.get_by_text("Requests per operation", exact=True)).to_be_visible()
+    finally:
+        other.close()
+
+
+def test_embed_mode_hides_the_sidebar_and_shows_the_charts(page: Page, app_url: str) -> None:
+    _open(page, f"{app_url}/?{RANGE}&embed=true")
+    expect(page.locator('[data-testid="stSidebar"]')).to_have_count(0)
+    expect(page.locator(CHART).first).to_be_visible(timeout=30_000)
+
+
+def test_single_panel_mode_shows_one_chart_alone(page: Page, app_url: str) -> None:
+    _open(page, f"{app_url}/?{RANGE}&embed=true&panel=requests.rate")
+    expect(page.locator(CHART).first).to_be_visible(timeout=30_000)
+    assert page.locator(".js-plotly-plot").count() == 1
+    expect(page.locator("h1")).to_have_count(0)
+    screenshot(page, "single-panel")
+
+
+def test_csv_download_returns_the_tables_rows(page: Page, app_url: str) -> None:
+    _open(page, f"{app_url}/?{RANGE}")
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="CSV", exact=True).first.click()
+    text = download_info.value.path().read_text()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert rows and {"Operation", "Requests", "Share"} <= set(rows[0])
+    assert any(row["Operation"] == "POST /score" for row in rows)
+
+
+def test_dark_theme_applies_to_the_charts(page: Page, app_url: str) -> None:
+    _open(page, f"{app_url}/?{RANGE}&embed=true&embed_options=dark_theme")
+    expect(page.locator(CHART).first).to_be_visible(timeout=30_000)
+    tick = page.locator(".js-plotly-plot .xtick text").first
+    fill = tick.evaluate("e => getComputedStyle(e).fill")
+    channels = [int(c) for c in re.findall(r"\d+", fill)[:3]]
+    assert sum(channels) / 3 > 128, f"axis labels should be light on a dark page, got {fill}"
+
+
+def test_auto_refresh_updates_the_timestamp(page: Page, app_url: str) -> None:
+    _open(page, f"{app_url}/?{RANGE}&refresh=30s")
+    stamp = page.get_by_text(re.compile(r"updated \d\d:\d\d:\d\d UTC"))
+    expect(stamp).to_be_visible()
+    first = stamp.inner_text()
+    expect(stamp).not_to_have_text(first, timeout=45_000)
