@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import streamlit as st
@@ -38,6 +39,10 @@ def show_panel(
             st.error(f"{title} could not be loaded. {outcome}", icon=":material/error:")
         else:
             result = outcome
+            if outcome.stale_because is not None:
+                age = (time.time() - outcome.fetched_at) / 60
+                st.warning(f"Showing data from {age:.0f} min ago, marked stale: the latest query failed. "
+                           f"{outcome.stale_because}", icon=":material/history:")
             for warning in outcome.warnings:
                 st.warning(warning, icon=":material/warning:")
             if outcome.empty:

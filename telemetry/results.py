@@ -28,6 +28,8 @@ class QueryResult:
     elapsed_s: float = 0.0
     source: str = ""
     fetched_at: float = field(default_factory=time.time)  # epoch seconds; kept through the cache
+    # Set when this is the last good answer, shown because the query just failed.
+    stale_because: TelemetryError | None = None
 
     @property
     def empty(self) -> bool:

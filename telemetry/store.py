@@ -53,7 +53,6 @@ def connect(path: Path | str, *, read_only: bool = True) -> duckdb.DuckDBPyConne
 def build_store(path: Path | str, batches: Iterable[tuple[str, pa.Table]]) -> Path:
     """Write (table, rows) batches into a new store at `path`, replacing any store there at once.
 
-    Each table's rows are sorted by timestamp at the end, so range scans read few row groups.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -75,18 +74,16 @@ def build_store(path: Path | str, batches: Iterable[tuple[str, pa.Table]]) -> Pa
 
 
 def _fill(con: duckdb.DuckDBPyConnection, batches: Iterable[tuple[str, pa.Table]]) -> None:
+    """Insert each batch sorted by time. Batches come in time order (the demo writes a day at a
+    time), so the tables end up near-sorted and range scans skip most row groups, without the
+    memory of re-sorting a whole table (13.8 GB at 10M requests)."""
     con.execute("SET TimeZone = 'UTC'")
-    for table in STORE_TABLES:
-        cols = ", ".join(f'"{name}" {duckdb_type(kind)}' for name, kind in CLASSIC_TABLES[table].items())
-        con.execute(f"CREATE TABLE staging_{table} ({cols})")
+    create_tables(con)
     for table, rows in batches:
         if table not in STORE_TABLES:
             raise ValueError(f"unknown table {table!r}")
         names = ", ".join(f'"{name}"' for name in rows.column_names)
-        con.register("batch_rows", rows)
-        con.execute(f"INSERT INTO staging_{table} ({names}) SELECT {names} FROM batch_rows")
+        con.register("batch_rows", rows.sort_by("timestamp"))
+        con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM batch_rows")
         con.unregister("batch_rows")
-    for table in STORE_TABLES:
-        con.execute(f"CREATE TABLE {table} AS SELECT * FROM staging_{table} ORDER BY timestamp")
-        con.execute(f"DROP TABLE staging_{table}")
     con.execute("CHECKPOINT")
