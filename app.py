@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.auth import require_sign_in
 from components.filters import filter_sidebar, read_filters, view_sidebar
 from components.navigation import nav_links, st_pages
 from components.source import current_source, run_panels
@@ -19,6 +20,7 @@ from telemetry.results import QueryResult
 st.set_page_config(page_title="Endpoint Monitor", page_icon=":material/monitoring:", layout="wide")
 
 page = st.navigation(st_pages(), position="hidden")
+require_sign_in()
 filters, warnings = read_filters()
 source = current_source()
 
