@@ -1,0 +1,147 @@
+"""Load test: N browser sessions open pages of the served app for a while; loopback only.
+
+    python -m bench.load_test --store bench/stores/10M.duckdb --sessions 20 --seconds 120
+
+Each session (a Chromium context) opens a random page with a random range and service, waits
+until the page is drawn, and starts again; the run stops by itself after --seconds. Reports the
+p50/p95 time to a drawn page, errors, pages served and the server's peak memory (RSS), as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from playwright.async_api import async_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from components.navigation import PAGES  # noqa: E402
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+RANGES = ["1h", "6h", "24h", "7d"]
+SERVICES = ["", "churn-regressor", "image-classifier", "fraud-scorer"]
+DRAWN = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _serve(store: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "ENDPOINT_MONITOR_STORE": str(store)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as answer:
+                if answer.read() == b"ok":
+                    return process
+        except OSError:
+            time.sleep(0.3)
+    process.kill()
+    raise TimeoutError("the app did not start")
+
+
+async def _session(browser, base: str, stop_at: float, rng: random.Random, times: list[float],
+                   errors: list[str]) -> None:
+    context = await browser.new_context(viewport={"width": 1300, "height": 900})
+    page = await context.new_page()
+    while time.monotonic() < stop_at:
+        path = rng.choice([("" if i == 0 else p[3]) for i, p in enumerate(PAGES)])
+        query = f"range={rng.choice(RANGES)}"
+        if service := rng.choice(SERVICES):
+            query += f"&service={service}"
+        started = time.monotonic()
+        try:
+            await page.goto(f"{base}/{path}?{query}")
+            await page.wait_for_selector(DRAWN, timeout=60_000)
+            if await page.locator('[data-testid="stException"]').count():
+                errors.append(f"exception box on /{path}?{query}")
+            times.append(time.monotonic() - started)
+        except Exception as error:  # noqa: BLE001 - every failure is a finding to report
+            errors.append(f"/{path}?{query}: {type(error).__name__}: {str(error)[:200]}")
+    await context.close()
+
+
+async def _load(base: str, sessions: int, seconds: float, seed: int) -> tuple[list[float], list[str]]:
+    times: list[float] = []
+    errors: list[str] = []
+    stop_at = time.monotonic() + seconds
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                                   args=CHROMIUM_ARGS)
+        await asyncio.gather(*(_session(browser, base, stop_at, random.Random(seed + i), times, errors)
+                               for i in range(sessions)))
+        await browser.close()
+    return times, errors
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", type=Path, required=True)
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "load_results.json")
+    args = parser.parse_args()
+    port = _free_port()
+    server = _serve(args.store, port)
+    peak = [0.0]
+
+    async def _watch() -> None:
+        while server.poll() is None:
+            peak[0] = max(peak[0], _rss_mb(server.pid))
+            await asyncio.sleep(0.5)
+
+    async def _run() -> tuple[list[float], list[str]]:
+        watcher = asyncio.create_task(_watch())
+        try:
+            return await _load(f"http://127.0.0.1:{port}", args.sessions, args.seconds, args.seed)
+        finally:
+            watcher.cancel()
+
+    try:
+        times, errors = asyncio.run(_run())
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    quantiles = statistics.quantiles(times, n=20) if len(times) >= 2 else [float("nan")] * 19
+    result = {
+        "store": str(args.store), "sessions": args.sessions, "seconds": args.seconds,
+        "pages_drawn": len(times), "errors": len(errors), "error_samples": errors[:10],
+        "p50_s": statistics.median(times) if times else None, "p95_s": quantiles[18],
+        "server_peak_rss_mb": round(peak[0], 1),
+    }
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0 if not errors else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
