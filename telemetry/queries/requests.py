@@ -13,10 +13,12 @@ from telemetry.model import Column, DistinctCount, Failed, ItemCount, Period, Se
 __all__ = ["PANELS", "PeriodTotals", "operations_table", "totals"]
 
 _COUNTS: Final = (ItemCount("requests"), ItemCount("failed", Failed()))
+_ALL_FILTERS: Final = frozenset({"service", "operation", "result_code"})
 
 RATE: Final = Summary(
     name="requests.rate",
     table="requests",
+    applies=_ALL_FILTERS,
     measures=_COUNTS,
     by=(TimeBin(), SeriesSplit()),
     order_by=(("bucket", "asc"), ("series", "asc")),
@@ -26,6 +28,7 @@ RATE: Final = Summary(
 TOTALS: Final = Summary(
     name="requests.totals",
     table="requests",
+    applies=_ALL_FILTERS,
     measures=_COUNTS,
     by=(Period(),),
     compare_previous=True,
@@ -35,6 +38,7 @@ TOTALS: Final = Summary(
 OPERATIONS: Final = Summary(
     name="requests.operations",
     table="requests",
+    applies=_ALL_FILTERS,
     measures=(*_COUNTS, DistinctCount("services", "cloud_RoleName")),
     by=(Column("operation_Name", "operation"),),
     order_by=(("requests", "desc"), ("operation", "asc")),
