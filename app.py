@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.auth import require_sign_in
+from components.auth import account_sidebar, require_sign_in
 from components.filters import filter_sidebar, read_filters, view_sidebar
 from components.navigation import nav_links, st_pages
 from components.source import current_source, run_panels
@@ -39,6 +39,7 @@ if not (is_embedded() or focused_panel()):
     nav_links(filters)
     st.sidebar.divider()
     view_sidebar()
+    account_sidebar()
 
 for warning in warnings:
     st.warning(warning, icon=":material/link_off:")

@@ -35,10 +35,6 @@ def sign_in_configured() -> bool:
 def require_sign_in() -> None:
     """Stop the run at a sign-in screen unless the viewer is signed in (when sign-in is on)."""
     if not sign_in_configured():
-        st.sidebar.caption(
-            ":material/lock_open: No sign-in configured: anyone who can reach this URL sees the "
-            "telemetry. See the README's *Sign-in* to require Microsoft Entra accounts."
-        )
         return
     if not st.user.get("is_logged_in", False):
         st.title("Endpoint Monitor")
@@ -47,5 +43,15 @@ def require_sign_in() -> None:
         st.button("Sign in with Microsoft", icon=":material/login:", type="primary",
                   on_click=st.login, args=(provider,) if provider else ())
         st.stop()
+
+
+def account_sidebar() -> None:
+    """Who is signed in, or the warning that the data is open to anyone with the URL."""
+    if not sign_in_configured():
+        st.sidebar.caption(
+            ":material/lock_open: No sign-in configured: anyone who can reach this URL sees the "
+            "telemetry. See the README's *Sign-in* to require Microsoft Entra accounts."
+        )
+        return
     st.sidebar.caption(f"Signed in as {st.user.get('name') or st.user.get('email')}")
     st.sidebar.button("Sign out", on_click=st.logout, icon=":material/logout:")
