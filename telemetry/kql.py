@@ -18,15 +18,19 @@ from telemetry.model import (
     Earliest,
     Equals,
     Failed,
+    Field,
+    Has,
     InOperationsOf,
     ItemCount,
     Latest,
+    LengthAtLeast,
     Listing,
     Measure,
     NotEmpty,
     OneOf,
     Period,
     Predicate,
+    Property,
     Query,
     RenderContext,
     SampleValue,
@@ -54,8 +58,10 @@ class _Dialect:
     def col(self, column: str) -> str:
         return column if self.schema == "classic" else workspace_column(self.table, column)
 
-    def text(self, column: str) -> str:
-        """A column as a string, whatever its type (dynamic bags are searched as JSON text)."""
+    def text(self, column: Field) -> str:
+        """A column or property as a string, whatever its type (dynamic bags are searched as JSON text)."""
+        if isinstance(column, Property):
+            return f"tostring({self.col(column.column)}[{string_literal(column.key)}])"
         name = self.col(column)
         return f"tostring({name})" if columns(self.table)[column] == "dynamic" else name
 
@@ -78,6 +84,10 @@ class _Dialect:
                 return f"{self.text(column)} in ({', '.join(map(string_literal, values))})"
             case Contains(column=column, text=text):
                 return f"{self.text(column)} contains {string_literal(text)}"
+            case Has(column=column, text=text):
+                return f"{self.text(column)} has {string_literal(text)}"
+            case LengthAtLeast(column=column, length=length):
+                return f"strlen({self.text(column)}) >= {int(length)}"
             case AtLeast(column=column, value=value):
                 return f"{self.col(column)} >= {_number(value)}"
             case NotEmpty(column=column):

@@ -29,15 +29,19 @@ __all__ = [
     "Earliest",
     "Equals",
     "Failed",
+    "Field",
+    "Has",
     "InOperationsOf",
     "ItemCount",
     "Latest",
+    "LengthAtLeast",
     "Listing",
     "Measure",
     "NotEmpty",
     "OneOf",
     "Period",
     "Predicate",
+    "Property",
     "Query",
     "RenderContext",
     "ResultColumn",
@@ -66,8 +70,25 @@ class Failed:
 
 
 @dataclass(frozen=True)
-class Equals:
+class Property:
+    """One property of a dynamic column, read as text: `Property("customDimensions", "Contents")`.
+
+    KQL reads it as `tostring(customDimensions["Contents"])` (empty when absent). The store keeps
+    dynamic columns as JSON text, which App Insights may have cut mid-JSON, so SQL reads NULL for
+    text that does not parse instead of failing the whole query.
+    """
+
     column: str
+    key: str
+
+
+# A column by name, or one property of a dynamic column.
+Field: TypeAlias = str | Property
+
+
+@dataclass(frozen=True)
+class Equals:
+    column: Field
     value: str
 
 
@@ -81,8 +102,35 @@ class OneOf:
 class Contains:
     """Case-insensitive substring, as KQL `contains`."""
 
-    column: str
+    column: Field
     text: str
+
+
+@dataclass(frozen=True)
+class Has:
+    """`text` occurs as whole terms, case-insensitively, as KQL `has`.
+
+    Kusto splits text into terms, the maximal runs of ASCII letters and digits. So `text` must
+    occur where it does not extend a term: when it starts with a letter or digit, the character
+    before the match is not one (or the match opens the text), and likewise at its end.
+    "North America" has "america" but not "amer"; "_Hello_World_" has "hello"; "HelloWorld" has
+    neither "hello" nor "world". `text` must not be empty.
+    """
+
+    column: Field
+    text: str
+
+    def __post_init__(self) -> None:
+        if not self.text:
+            raise ValueError("Has needs a non-empty text")
+
+
+@dataclass(frozen=True)
+class LengthAtLeast:
+    """The value, as text, is at least `length` characters long (absent counts as empty)."""
+
+    column: Field
+    length: int
 
 
 @dataclass(frozen=True)
@@ -114,7 +162,9 @@ class InOperationsOf:
     where: tuple[Predicate, ...] = ()
 
 
-Predicate: TypeAlias = Failed | Equals | OneOf | Contains | AtLeast | NotEmpty | AnyOf | AllOf | InOperationsOf
+Predicate: TypeAlias = (
+    Failed | Equals | OneOf | Contains | Has | LengthAtLeast | AtLeast | NotEmpty | AnyOf | AllOf | InOperationsOf
+)
 
 
 # --- dimensions -------------------------------------------------------------------------------

@@ -24,15 +24,19 @@ from telemetry.model import (
     Earliest,
     Equals,
     Failed,
+    Field,
+    Has,
     InOperationsOf,
     ItemCount,
     Latest,
+    LengthAtLeast,
     Listing,
     Measure,
     NotEmpty,
     OneOf,
     Period,
     Predicate,
+    Property,
     Query,
     RenderContext,
     SampleValue,
@@ -45,7 +49,7 @@ from telemetry.model import (
     split_column,
 )
 
-__all__ = ["BUCKET_RATIO", "SqlQuery", "render_sql"]
+__all__ = ["BUCKET_RATIO", "SqlQuery", "has_pattern", "json_pointer", "render_sql"]
 
 BUCKET_RATIO: Final = 1.02
 _LOG_RATIO: Final = math.log(BUCKET_RATIO)
@@ -85,11 +89,18 @@ class _Builder:
             case Failed(negate=negate):
                 return f"success = '{'True' if negate else 'False'}'"
             case Equals(column=column, value=value):
-                return f"{_q(column)} = {self.bind(value)}"
+                return f"{self.field(column)} = {self.bind(value)}"
             case OneOf(column=column, values=values):
                 return f"{_q(column)} IN ({', '.join(self.bind(v) for v in values)})"
             case Contains(column=column, text=text):
-                return f"strpos(lower({_q(column)}), lower({self.bind(text)})) > 0"
+                return f"strpos(lower({self.field(column)}), lower({self.bind(text)})) > 0"
+            case Has(column=column, text=text):
+                # The substring test is cheap and necessary; the pattern then checks term edges.
+                # (Parameters bind in the order they appear, so the field is rendered twice.)
+                return (f"(strpos(lower({self.field(column)}), lower({self.bind(text)})) > 0 "
+                        f"AND regexp_matches({self.field(column)}, {self.bind(has_pattern(text))}))")
+            case LengthAtLeast(column=column, length=length):
+                return f"coalesce(length({self.field(column)}), 0) >= {self.bind(int(length))}"
             case AtLeast(column=column, value=value):
                 return f"{_q(column)} >= {self.bind(value)}"
             case NotEmpty(column=column):
@@ -102,6 +113,13 @@ class _Builder:
                 conds = [self.window(self.ctx.window), *(self.predicate(p) for p in where)]
                 return f"operation_Id IN (SELECT operation_Id FROM {table} WHERE {' AND '.join(conds)})"
         raise TypeError(f"unknown predicate {pred!r}")
+
+    def field(self, column: Field) -> str:
+        if not isinstance(column, Property):
+            return _q(column)
+        # JSON text that does not parse (a payload App Insights cut) reads as NULL, not an error.
+        name = _q(column.column)
+        return f"CASE WHEN json_valid({name}) THEN json_extract_string({name}, {self.bind(json_pointer(column.key))}) END"
 
     def measure(self, measure: Measure) -> str:
         match measure:
@@ -129,6 +147,27 @@ class _Builder:
 
 def _order(order_by: tuple[tuple[str, str], ...]) -> str:
     return ", ".join(f"{_q(name)} {direction.upper()}" for name, direction in order_by)
+
+
+def json_pointer(key: str) -> str:
+    """An RFC 6901 pointer to one key of an object: any key, "/" and "~" included."""
+    return "/" + key.replace("~", "~0").replace("/", "~1")
+
+
+_TERM_CHAR = "A-Za-z0-9"
+
+
+def has_pattern(text: str) -> str:
+    """An RE2 pattern true where `text` occurs as KQL `has` finds it (see `model.Has`).
+
+    Every character but an ASCII letter or digit is written as a \\x{...} escape, so no user
+    text can carry regex syntax; only the text itself is case-insensitive, the term edges are
+    ASCII letters and digits exactly as Kusto's term breaker sees them.
+    """
+    body = "".join(ch if ch.isascii() and ch.isalnum() else f"\\x{{{ord(ch):x}}}" for ch in text)
+    before = f"(?:^|[^{_TERM_CHAR}])" if text[:1].isascii() and text[:1].isalnum() else ""
+    after = f"(?:[^{_TERM_CHAR}]|$)" if text[-1:].isascii() and text[-1:].isalnum() else ""
+    return f"{before}(?i:{body}){after}"
 
 
 def render_sql(query: Query, ctx: RenderContext) -> SqlQuery:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Final
 
 from telemetry.model import Query
-from telemetry.queries import requests
+from telemetry.queries import exceptions, requests, traces
 
 __all__ = ["PANELS", "panel"]
 
@@ -19,6 +19,8 @@ PanelFactory = Callable[..., Query]
 
 PANELS: Final[dict[str, PanelFactory]] = {
     **requests.PANELS,
+    **exceptions.PANELS,
+    **traces.PANELS,
 }
 
 

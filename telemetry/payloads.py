@@ -1,0 +1,390 @@
+"""What a scoring script logged, as data: parse it safely, tell cut payloads, flatten to columns.
+
+App Insights keeps at most 8,192 characters of a property, 32,768 of a trace message and 64 KB of
+an item, and cuts what is longer: a big JSON payload arrives as text that no longer parses. The
+text may also be anything at all (a print of a Python repr, a lone surrogate from bytes that were
+not UTF-8, a megabyte of base64, nesting no parser should recurse into), so nothing here raises on
+its input: every function answers with a value that says what it found.
+
+    parse_json(text)           -> Parsed(value, status)   status: ok | empty | not_json | truncated
+                                                                   | too_deep | too_large
+    flatten(value)             -> {"input.data[0][3]": 845.2, "output[0]": 0.73, ...}
+    size_guard(text)           -> the App Insights limit a text has reached, if any
+    payload_rows(frame)        -> one row per logged scoring call: input and output as columns
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Final, Literal, TypeAlias
+
+import pandas as pd
+
+from telemetry.filters import GRAINS
+
+__all__ = [
+    "ITEM_LIMIT",
+    "MAX_DEPTH",
+    "MAX_PARSE_CHARS",
+    "MESSAGE_LIMIT",
+    "PROPERTY_LIMIT",
+    "Parsed",
+    "PayloadTable",
+    "clean_text",
+    "distribution_grain",
+    "flatten",
+    "parse_json",
+    "payload_rows",
+    "prediction_columns",
+    "prediction_distribution",
+    "size_guard",
+]
+
+PROPERTY_LIMIT: Final = 8_192
+MESSAGE_LIMIT: Final = 32_768
+ITEM_LIMIT: Final = 65_536
+# A payload beyond every App Insights limit is not one we were sent whole; do not parse it.
+MAX_PARSE_CHARS: Final = 4 * ITEM_LIMIT
+# Python's json recurses per level and a tree view nests a box per level: deeper is refused.
+MAX_DEPTH: Final = 64
+MAX_COLUMNS: Final = 300
+
+Status = Literal["ok", "empty", "not_json", "truncated", "too_deep", "too_large"]
+Json: TypeAlias = None | bool | int | float | str | list["Json"] | dict[str, "Json"]
+
+
+@dataclass(frozen=True)
+class Parsed:
+    status: Status
+    value: Json = None
+    detail: str = ""  # why it did not parse, for people
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def truncated(self) -> bool:
+        return self.status == "truncated"
+
+
+def clean_text(value: object) -> str:
+    """Any value as text that can be shown and encoded: bytes decoded leniently, lone surrogates
+    (bytes that were not UTF-8, carried through JSON as \\udcxx escapes) replaced."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return ""
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", errors="replace")
+    text = value if isinstance(value, str) else str(value)
+    return text.encode("utf-8", errors="replace").decode("utf-8")
+
+
+# A whole string literal, or a bracket, or a quote that opens a string never closed.
+# Possessive quantifiers: a string left open by a cut must fail in linear time, not backtrack.
+_TOKENS: Final = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"|[\[\]{}]|"', re.DOTALL)
+_CLOSES: Final = {"]": "[", "}": "{"}
+
+
+@dataclass(frozen=True)
+class _Shape:
+    depth: int  # deepest nesting seen (stops counting past the limit)
+    open_at_end: bool  # brackets or a string still open when the text ends: it was cut
+    mismatched: bool  # a closing bracket that closes nothing: not JSON at all
+
+
+def _shape(text: str, max_depth: int) -> _Shape:
+    """Nesting and balance of JSON-ish text, without parsing it (and without recursion)."""
+    stack: list[str] = []
+    for match in _TOKENS.finditer(text):
+        token = match.group()
+        if token == '"':
+            return _Shape(len(stack), True, False)
+        if token[0] == '"':
+            continue
+        if token in "[{":
+            stack.append(token)
+            if len(stack) > max_depth:
+                return _Shape(len(stack), False, False)
+        elif not stack or stack.pop() != _CLOSES[token]:
+            return _Shape(len(stack), False, True)
+    return _Shape(0, bool(stack), False)
+
+
+def parse_json(text: object, *, max_chars: int = MAX_PARSE_CHARS, max_depth: int = MAX_DEPTH) -> Parsed:
+    """Parse JSON text that may be cut, huge, deep or not JSON at all; never raises."""
+    raw = clean_text(text)
+    stripped = raw.strip()
+    if not stripped:
+        return Parsed("empty")
+    if len(raw) > max_chars:
+        return Parsed("too_large", detail=f"{len(raw):,} characters, more than the {max_chars:,} parsed")
+    shape = _shape(stripped, max_depth)
+    if shape.depth > max_depth:
+        return Parsed("too_deep", detail=f"nested deeper than {max_depth} levels")
+    try:
+        value = json.loads(stripped, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as error:
+        if stripped[0] in "[{" and not shape.mismatched and (shape.open_at_end or _ends_early(error, stripped)):
+            return Parsed("truncated", detail=_cut_detail(raw))
+        return Parsed("not_json", detail=str(error)[:200])
+    # "\udcff" escapes decode to lone surrogates, which no UTF-8 writer (the browser link) takes.
+    return Parsed("ok", _clean_strings(value) if _SURROGATE_ESCAPE.search(stripped) else value)
+
+
+_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _clean_strings(value: Json) -> Json:
+    """The same value with every string (keys too) made encodable; iterative, any depth."""
+    root: list[Json] = [value]
+    stack: list[tuple[list[Json] | dict[str, Json], object]] = [(root, 0)]
+    while stack:
+        parent, key = stack.pop()
+        node = parent[key]  # type: ignore[index]
+        if isinstance(node, str):
+            parent[key] = clean_text(node)  # type: ignore[index]
+        elif isinstance(node, list):
+            stack.extend((node, i) for i in range(len(node)))
+        elif isinstance(node, dict):
+            cleaned = {clean_text(k): v for k, v in node.items()}
+            node.clear()
+            node.update(cleaned)
+            stack.extend((node, k) for k in node)
+    return root[0]
+
+
+def _no_constant(name: str) -> float:
+    # NaN and Infinity are not JSON; Python accepts them, App Insights' tools do not.
+    raise ValueError(f"{name} is not JSON")
+
+
+def _ends_early(error: Exception, text: str) -> bool:
+    """The parser ran out of text (rather than meeting a wrong character)."""
+    return isinstance(error, json.JSONDecodeError) and error.pos >= len(text)
+
+
+def _cut_detail(text: str) -> str:
+    limit = size_guard(text)
+    at = f" at the {limit}" if limit else ""
+    return f"cut{at} after {len(text):,} characters: the JSON is incomplete"
+
+
+def size_guard(text: str, *, kind: Literal["property", "message"] = "property") -> str | None:
+    """The App Insights limit `text` has reached ("8,192-character property limit"), if any."""
+    limits = {"property": PROPERTY_LIMIT, "message": MESSAGE_LIMIT}
+    if len(text) >= ITEM_LIMIT:
+        return f"{ITEM_LIMIT // 1024} KB item limit"
+    if len(text) >= limits[kind]:
+        return f"{limits[kind]:,}-character {kind} limit"
+    return None
+
+
+# --- flattening -------------------------------------------------------------------------------
+
+_IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+Scalar: TypeAlias = None | bool | int | float | str
+
+
+def _key_path(prefix: str, key: str) -> str:
+    if _IDENTIFIER.match(key):
+        return f"{prefix}.{key}" if prefix else key
+    return f"{prefix}[{json.dumps(key, ensure_ascii=False)}]"
+
+
+def _leaves(value: Json, prefix: str) -> Iterator[tuple[str, Scalar]]:
+    """(path, scalar) pairs in document order; empty containers are leaves too ("[]", "{}")."""
+    stack: list[tuple[str, Json]] = [(prefix, value)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, dict) and node:
+            stack.extend(reversed([(_key_path(path, str(k)), v) for k, v in node.items()]))
+        elif isinstance(node, list) and node:
+            stack.extend(reversed([(f"{path}[{i}]", v) for i, v in enumerate(node)]))
+        elif isinstance(node, dict | list):
+            yield path, json.dumps(node)
+        else:
+            yield path, node
+
+
+def flatten(value: Json, prefix: str = "", *, max_columns: int = MAX_COLUMNS) -> tuple[dict[str, Scalar], int]:
+    """Leaves of a JSON value as {path: scalar}: `input.data[0][3]`, `output[0]`, `output.label`.
+
+    Returns the columns and how many leaves were left out past `max_columns`.
+    """
+    found: dict[str, Scalar] = {}
+    left_out = 0
+    if not prefix and isinstance(value, dict | list) and not value:
+        return found, left_out  # nothing was logged: no columns, rather than a column "value"
+    for path, leaf in _leaves(value, prefix):
+        if len(found) < max_columns:
+            found[path or "value"] = leaf
+        else:
+            left_out += 1
+    return found, left_out
+
+
+# --- payload rows -----------------------------------------------------------------------------
+
+PRINT: Final = "STDOUT"
+DATA_COLLECTION: Final = "model_data_collection"
+_ROW_COLUMNS: Final = ("timestamp", "operation_Id", "service", "source", "size", "limit", "status")
+
+
+@dataclass
+class _Call:
+    """One scoring call's pieces: the JSON run() printed, or data collection's input and prediction."""
+
+    timestamp: object
+    operation_id: str
+    service: str
+    printed: Parsed | None = None
+    printed_text: str = ""
+    collected: dict[str, tuple[Parsed, str]] = field(default_factory=dict)  # "input"/"prediction"
+
+    def texts(self) -> list[str]:
+        return [self.printed_text, *(text for _, text in self.collected.values())]
+
+    def parts(self) -> list[Parsed]:
+        return [p for p in (self.printed, *(p for p, _ in self.collected.values())) if p is not None]
+
+    def document(self) -> dict[str, Json]:
+        """{"input": …, "output": …} from the print when it parsed, else from data collection."""
+        doc: dict[str, Json] = {}
+        if self.printed is not None and self.printed.ok:
+            value = self.printed.value
+            doc = dict(value) if isinstance(value, dict) else {"output": value}
+        for key, name in (("input", "input"), ("output", "prediction")):
+            got = self.collected.get(name)
+            if key not in doc and got is not None and got[0].ok:
+                doc[key] = got[0].value
+        return doc
+
+
+@dataclass(frozen=True)
+class PayloadTable:
+    frame: pd.DataFrame  # _ROW_COLUMNS, then the flattened input.* and output.* columns
+    rows_read: int  # trace rows the table was made from
+    columns_left_out: int  # flattened leaves past the column cap, over all calls
+
+    @property
+    def truncated_share(self) -> float:
+        return float(self.frame["status"].eq("truncated").mean()) if len(self.frame) else 0.0
+
+
+def _calls(frame: pd.DataFrame) -> list[_Call]:
+    calls: dict[str, _Call] = {}
+    for i, row in enumerate(frame.itertuples(index=False)):
+        dims = parse_json(row.customDimensions)
+        props = dims.value if dims.ok and isinstance(dims.value, dict) else {}
+        op = clean_text(row.operation_Id)
+        call = calls.setdefault(op or f"row {i}", _Call(row.timestamp, op, clean_text(row.cloud_RoleName)))
+        if clean_text(row.message) == DATA_COLLECTION:
+            which = clean_text(props.get("Prediction/Input")) or "input"
+            text = clean_text(props.get("Content"))
+            call.collected[which] = (parse_json(text), text)
+        else:
+            call.printed_text = clean_text(props.get("Contents"))
+            call.printed = parse_json(call.printed_text)
+            call.timestamp = row.timestamp
+    return list(calls.values())
+
+
+def _status(parts: list[Parsed]) -> str:
+    for status in ("truncated", "too_large", "too_deep", "not_json"):
+        if any(p.status == status for p in parts):
+            return status
+    return "ok" if parts else "empty"
+
+
+def payload_rows(frame: pd.DataFrame, *, max_columns: int = MAX_COLUMNS) -> PayloadTable:
+    """One row per scoring call from trace rows (timestamp, operation_Id, cloud_RoleName, message,
+    customDimensions): prints of run() and data collection's input/prediction pairs, newest first."""
+    records: list[dict[str, object]] = []
+    left_out = 0
+    for call in _calls(frame):
+        texts = call.texts()
+        biggest = max(texts, key=len)
+        row: dict[str, object] = {
+            "timestamp": call.timestamp, "operation_Id": call.operation_id, "service": call.service,
+            "source": "print" if call.printed is not None else "data collection",
+            "size": len(biggest), "limit": size_guard(biggest) or "", "status": _status(call.parts()),
+        }
+        columns, dropped = flatten(call.document(), max_columns=max_columns)
+        left_out += dropped
+        records.append({**row, **columns})
+    table = pd.DataFrame.from_records(records, columns=None if records else list(_ROW_COLUMNS))
+    table = _typed_columns(table)
+    if len(table):
+        table = table.sort_values("timestamp", ascending=False, kind="stable").reset_index(drop=True)
+    return PayloadTable(table, len(frame), left_out)
+
+
+def _typed_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """One dtype a column, so the table writes to Parquet: numbers, booleans, else text."""
+    typed: dict[str, pd.Series] = {}
+    for name in table.columns:
+        values = table[name]
+        if name == "timestamp":
+            typed[name] = pd.to_datetime(values, utc=True)
+        elif name == "size":
+            typed[name] = values.astype("int64")
+        else:
+            typed[name] = _one_dtype(values)
+    return pd.DataFrame(typed, index=table.index)
+
+
+def _missing(value: object) -> bool:
+    # a call without this column has NaN there (from_records fills the gaps)
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _one_dtype(values: pd.Series) -> pd.Series:
+    present = [v for v in values if not _missing(v)]
+    if present and all(isinstance(v, bool) for v in present):
+        return values.map(lambda v: None if _missing(v) else v).astype("boolean")
+    if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+        return pd.to_numeric(values, errors="coerce").astype("float64")
+    return values.map(lambda v: None if _missing(v) else (v if isinstance(v, str) else json.dumps(v))).astype("string")
+
+
+# --- predictions ------------------------------------------------------------------------------
+
+ALL_OUTPUTS: Final = "output[*]"
+_LIST_ITEM: Final = re.compile(r"output\[\d+\]\Z")
+
+
+def prediction_columns(frame: pd.DataFrame) -> list[str]:
+    """Output columns worth a distribution: numeric or categorical, "output[*]" for list outputs."""
+    outputs = [c for c in frame.columns if c == "output" or c.startswith(("output.", "output["))]
+    items = [c for c in outputs if _LIST_ITEM.match(c)]
+    return ([ALL_OUTPUTS] if len(items) > 1 else []) + outputs
+
+
+def distribution_grain(timestamps: pd.Series, max_bins: int = 48) -> timedelta:
+    """The finest dashboard grain that puts the calls in at most `max_bins` bins: a bounded page
+    of calls spread over many small bins would give percentiles of a handful of values."""
+    span = timestamps.max() - timestamps.min() if len(timestamps) else pd.Timedelta(0)
+    return next((g for g in GRAINS.values() if span / g <= max_bins), GRAINS["1d"])
+
+
+def prediction_distribution(frame: pd.DataFrame, column: str, grain: timedelta) -> pd.DataFrame:
+    """Per time bin: p10/p50/p90 and count of a numeric output, or the count of each class.
+
+    Columns: bucket, then p10, p50, p90, n (numeric) or value, n (categorical).
+    """
+    names = [c for c in frame.columns if _LIST_ITEM.match(c)] if column == ALL_OUTPUTS else [column]
+    long = frame[["timestamp", *names]].melt(id_vars=["timestamp"], value_name="value").dropna(subset=["value"])
+    long["bucket"] = long["timestamp"].dt.floor(grain)
+    if pd.api.types.is_numeric_dtype(long["value"]):
+        grouped = long.groupby("bucket")["value"]
+        result = pd.DataFrame({
+            "p10": grouped.quantile(0.1), "p50": grouped.quantile(0.5), "p90": grouped.quantile(0.9),
+            "n": grouped.size(),
+        })
+        return result.reset_index()
+    return long.groupby(["bucket", "value"]).size().rename("n").reset_index()

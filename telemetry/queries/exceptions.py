@@ -1,0 +1,96 @@
+"""Exception panels: groups over time, the groups table with what is new, one group's samples.
+
+A group is a problemId (App Insights' "<type> at <method>") in one service. "New in this period"
+means the group has no exception in the period of the same length just before the range.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pandas as pd
+
+from telemetry.model import (
+    Column,
+    DistinctCount,
+    Earliest,
+    Equals,
+    ItemCount,
+    Latest,
+    Listing,
+    Period,
+    SampleValue,
+    Summary,
+    TimeBin,
+)
+
+__all__ = ["GROUPS", "OVER_TIME", "PANELS", "SAMPLE_LIMIT", "group_table", "samples_listing"]
+
+_GROUP: Final = (Column("problemId", "problem"), Column("type"), Column("cloud_RoleName", "service"))
+
+OVER_TIME: Final = Summary(
+    name="exceptions.over_time",
+    table="exceptions",
+    measures=(ItemCount("exceptions"),),
+    by=(TimeBin(), *_GROUP),
+    order_by=(("bucket", "asc"), ("problem", "asc"), ("service", "asc")),
+    description="Exceptions per bin (sum of itemCount) per problemId, type and service.",
+)
+
+GROUPS: Final = Summary(
+    name="exceptions.groups",
+    table="exceptions",
+    measures=(
+        ItemCount("exceptions"),
+        DistinctCount("operations", "operation_Id"),
+        Earliest("first_seen"),
+        Latest("last_seen"),
+        SampleValue("message", "outerMessage"),
+    ),
+    by=(*_GROUP, Period()),
+    compare_previous=True,
+    order_by=(("exceptions", "desc"), ("problem", "asc"), ("service", "asc")),
+    limit=1_000,
+    description=("Per problemId and service: exceptions (sum of itemCount), affected requests (distinct "
+                 "operation_Id), first and last seen, in the range and in the period before it."),
+)
+
+SAMPLE_LIMIT: Final = 20
+
+
+def samples_listing(problem: str = "") -> Listing:
+    return Listing(
+        name="exceptions.samples",
+        table="exceptions",
+        columns=tuple(Column(c) for c in (
+            "timestamp", "operation_Id", "cloud_RoleName", "cloud_RoleInstance", "type", "outerType",
+            "outerMessage", "innermostType", "innermostMessage", "details", "itemCount")),
+        where=(Equals("problemId", problem),),
+        limit=SAMPLE_LIMIT,
+        description=f"The newest {SAMPLE_LIMIT} exceptions of the chosen problemId.",
+    )
+
+
+PANELS: Final = {
+    "exceptions.over_time": lambda: OVER_TIME,
+    "exceptions.groups": lambda: GROUPS,
+    "exceptions.samples": samples_listing,
+}
+
+_KEYS: Final = ["problem", "type", "service"]
+
+
+def group_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The groups of the range with the previous period's count and whether they are new.
+
+    Columns: problem, type, service, exceptions, operations, first_seen, last_seen, message,
+    previous, new; busiest first.
+    """
+    current = frame[frame["period"] == "current"].drop(columns="period")
+    previous = frame.loc[frame["period"] == "previous", [*_KEYS, "exceptions"]].rename(
+        columns={"exceptions": "previous"})
+    table = current.merge(previous, on=_KEYS, how="left")
+    table["previous"] = table["previous"].fillna(0).astype("Int64")
+    table["new"] = table["previous"] == 0
+    table = table.sort_values(["exceptions", "problem", "service"], ascending=[False, True, True], kind="stable")
+    return table.reset_index(drop=True)
