@@ -61,6 +61,33 @@ def check_kql(checks: Sequence[tuple[str, str]]) -> list[KqlCheck]:
     ]
 
 
+class KustoSession:
+    """One long-lived checker process, for many small checks (property-based tests)."""
+
+    def __init__(self) -> None:
+        self._process = subprocess.Popen(
+            ["node", str(ensure_kusto()), "--lines"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            text=True, cwd=KQL_DIR,
+        )
+        self._send({"schemas": {"classic": classic_schema(), "workspace": workspace_schema()}})
+
+    def _send(self, message: dict) -> None:
+        assert self._process.stdin is not None
+        self._process.stdin.write(json.dumps(message) + "\n")
+        self._process.stdin.flush()
+
+    def check(self, schema: str, query: str) -> KqlCheck:
+        self._send({"schema": schema, "query": query})
+        assert self._process.stdout is not None
+        r = json.loads(self._process.stdout.readline())
+        return KqlCheck(schema, query, r["ok"], r["diagnostics"], r["string_literals"])
+
+    def close(self) -> None:
+        if self._process.stdin:
+            self._process.stdin.close()
+        self._process.wait(timeout=10)
+
+
 def assert_valid_kql(checks: Sequence[tuple[str, str]]) -> list[KqlCheck]:
     results = check_kql(checks)
     bad = [r for r in results if not r.ok]

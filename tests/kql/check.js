@@ -4,6 +4,8 @@
 //          "checks": [{"schema": "classic", "query": "..."}]}
 // stdout: {"results": [{"ok", "diagnostics": [{severity, message, start, length}],
 //          "string_literals": [decoded value of each string literal token, in order]}]}
+// With --lines, the first stdin line is {"schemas": …} and every later line one check; each
+// answer is one line (a long-lived checker for property-based tests).
 'use strict';
 const fs = require('fs');
 
@@ -48,8 +50,22 @@ function check(globals, query) {
   };
 }
 
-const input = JSON.parse(fs.readFileSync(0, 'utf8'));
-const globals = {};
-for (const [name, tables] of Object.entries(input.schemas)) globals[name] = globalsFor(tables);
-const results = input.checks.map(c => check(globals[c.schema], c.query));
-process.stdout.write(JSON.stringify({ results }));
+function globalsOf(schemas) {
+  const globals = {};
+  for (const [name, tables] of Object.entries(schemas)) globals[name] = globalsFor(tables);
+  return globals;
+}
+
+if (process.argv.includes('--lines')) {
+  let globals = null;
+  require('readline').createInterface({ input: process.stdin }).on('line', line => {
+    const message = JSON.parse(line);
+    if (globals === null) { globals = globalsOf(message.schemas); return; }
+    process.stdout.write(JSON.stringify(check(globals[message.schema], message.query)) + '\n');
+  });
+} else {
+  const input = JSON.parse(fs.readFileSync(0, 'utf8'));
+  const globals = globalsOf(input.schemas);
+  const results = input.checks.map(c => check(globals[c.schema], c.query));
+  process.stdout.write(JSON.stringify({ results }));
+}
