@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-__all__ = ["outcome_bars", "series_chart"]
+__all__ = ["operation_timeline", "outcome_bars", "series_chart"]
 
 OK_COLOUR = "#2ca02c"
 FAILED_COLOUR = "#d62728"
@@ -55,3 +55,38 @@ def outcome_bars(frame: pd.DataFrame) -> go.Figure:
     )
     fig.update_layout(barmode="stack", bargap=0.05)
     return _layout(fig, "requests")
+
+
+_SPAN_KINDS = ("requests", "dependencies")
+
+
+def operation_timeline(events: pd.DataFrame) -> go.Figure:
+    """One operation as a Gantt chart: a bar per request and dependency from its start for its
+    duration, a marker per trace and exception on their own rows; failures in red."""
+    spans = events[events["kind"].isin(_SPAN_KINDS)].reset_index(drop=True)
+    # Each span gets its own row, numbered so two calls of the same name stay apart.
+    rows = [f"{i + 1}. {label}" for i, label in enumerate(spans["label"])]
+    fig = go.Figure()
+    if len(spans):
+        millis = (spans["end"] - spans["start"]).dt.total_seconds() * 1000
+        fig.add_trace(go.Bar(
+            y=rows, x=millis.to_numpy(), base=spans["start"].dt.tz_convert(None).astype(str).to_numpy(),
+            orientation="h", name="calls", customdata=spans["detail"].to_numpy(),
+            marker_color=[FAILED_COLOUR if f else OK_COLOUR for f in spans["failed"]],
+            hovertemplate="%{y}<br>%{base} + %{x:.1f} ms<br>%{customdata}<extra></extra>",
+        ))
+    for kind, symbol in (("traces", "circle"), ("exceptions", "x")):
+        points = events[events["kind"] == kind]
+        if len(points):
+            fig.add_trace(go.Scatter(
+                x=points["start"].dt.tz_convert(None), y=[kind] * len(points), mode="markers", name=kind,
+                marker={"symbol": symbol, "size": 10, "color": FAILED_COLOUR if kind == "exceptions" else None},
+                customdata=(points["label"] + " · " + points["detail"]).to_numpy(),
+                hovertemplate="%{x}<br>%{customdata}<extra></extra>",
+            ))
+    fig.update_xaxes(type="date")
+    fig.update_yaxes(autorange="reversed", categoryorder="array",
+                     categoryarray=[*rows, "traces", "exceptions"])
+    _layout(fig, "")
+    fig.update_layout(height=max(220, 28 * (len(rows) + 2) + 80), hovermode="closest", showlegend=False)
+    return fig

@@ -1,7 +1,118 @@
-"""Exceptions (not built yet)."""
+"""Exceptions: which problems are raised, where, since when, what is new, and one group's stack."""
 
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import pandas as pd
 import streamlit as st
 
-st.title("Exceptions")
-st.info("This page is not built yet. The request-rate page shows traffic and failures today.",
-        icon=":material/construction:")
+from components.charts import series_chart
+from components.filters import current_filters, link_params, url_params
+from components.navigation import PAGES
+from components.panels import empty_text, show_panel
+from components.source import current_source, run_panels
+from components.tables import show_table
+from components.telemetry_rows import capped, plain, show_exception_details
+from components.url_params import set_params, synced_key
+from components.view import live, page_heading
+from telemetry.filters import _clean_text, grain_name
+from telemetry.model import RenderContext
+from telemetry.queries.exceptions import GROUPS, OVER_TIME, SAMPLE_LIMIT, group_table, samples_listing
+from telemetry.results import Outcome, QueryResult
+
+TRACES_PAGE = next(url for path, _, _, url in PAGES if path == "pages/traces.py")
+
+filters = current_filters()
+schema = current_source().kql_schema
+_warnings: list[str] = []
+problem = _clean_text("problem", (url_params().get("problem") or [""])[0], _warnings)
+ctx0 = RenderContext.of(filters)
+page_heading("Exceptions", f"{filters.time.label()} · bins of {grain_name(ctx0.grain)} · times in UTC · "
+             "a group is a problemId in one service; new = none in the period of the same length before")
+for warning in _warnings:
+    st.warning(warning, icon=":material/link_off:")
+
+
+def _over_time(result: QueryResult) -> None:
+    by = st.radio("Group by", ["problem", "type"], horizontal=True, key="exceptions.group_by",
+                  format_func=lambda g: {"problem": "problemId", "type": "exception type"}[g])
+    frame = result.frame.assign(series=result.frame[by] + " · " + result.frame["service"])
+    frame = frame.groupby(["bucket", "series"], as_index=False)["exceptions"].sum()
+    st.plotly_chart(series_chart(frame, "exceptions", y_title="exceptions"), key="exceptions.over_time.chart")
+
+
+_GROUP_COLUMNS = {"problem": "problemId", "type": "Type", "service": "Service", "exceptions": "Exceptions",
+                  "operations": "Affected requests", "first_seen": "First seen", "last_seen": "Last seen",
+                  "previous": "Previous period", "new": "New", "message": "Message"}
+
+
+def _groups(result: QueryResult) -> None:
+    table = group_table(result.frame)
+    new = [plain(f"{r.problem} ({r.service})") for r in table[table["new"]].itertuples()]
+    if new:
+        more = f" and {len(new) - 5} more" if len(new) > 5 else ""
+        st.warning(f"{len(new)} of {len(table)} groups are new in this period: {', '.join(new[:5])}{more}.",
+                   icon=":material/fiber_new:")
+    for column in ("first_seen", "last_seen"):  # the page says times are UTC; no "+00:00" to cut off
+        table[column] = table[column].dt.tz_convert(None)
+    show_table(table, key="exceptions.groups", columns=_GROUP_COLUMNS)
+    choices = ["", *dict.fromkeys(table["problem"].astype(str))]
+    if problem and problem not in choices:
+        choices.append(problem)  # a link to a group with no exceptions in this range still opens
+    key = synced_key("problem", problem or "")
+    st.selectbox("Show a group's stack trace and sample requests", choices, key=key,
+                 format_func=lambda p: p or "(choose a problemId)",
+                 on_change=lambda: set_params(problem=st.session_state[key]))
+
+
+def _op_link(op: str) -> str:
+    """A relative link to the trace explorer's end-to-end view of `op`, keeping the filters."""
+    return f"{TRACES_PAGE}?{urlencode(link_params(filters, op=op), doseq=True)}"
+
+
+def _samples(result: QueryResult) -> None:
+    frame = result.frame
+    newest = frame.iloc[0]
+    st.caption(f"Newest of the {len(frame)} newest exceptions (at most {SAMPLE_LIMIT}) in "
+               f"{plain(newest['cloud_RoleName'])}, {pd.Timestamp(newest['timestamp']):%Y-%m-%d %H:%M:%S} UTC")
+    left, right = st.columns(2)
+    for where, label, column in ((left, "Outer message", "outerMessage"), (right, "Innermost message",
+                                                                           "innermostMessage")):
+        shown, note = capped(newest[column], 4_000)
+        where.markdown(f"**{label}** ({plain(newest[column.replace('Message', 'Type')])})")
+        where.code(shown, language=None, wrap_lines=True)
+        if note:
+            where.caption(note)
+    st.markdown("**Stack trace**")
+    show_exception_details(newest["details"])
+    st.page_link("pages/traces.py", label="Open the newest sample end to end", icon=":material/timeline:",
+                 query_params=link_params(filters, op=str(newest["operation_Id"])))
+    table = frame.drop(columns=["details"]).assign(end_to_end=[_op_link(str(op)) for op in frame["operation_Id"]])
+    st.dataframe(
+        table, hide_index=True, key="exceptions.samples.table",
+        column_order=["timestamp", "end_to_end", "cloud_RoleName", "cloud_RoleInstance", "type", "outerMessage",
+                      "innermostType", "innermostMessage", "itemCount"],
+        column_config={"end_to_end": st.column_config.LinkColumn("Operation (end to end)",
+                                                                 display_text=r"op=([^&]*)")},
+    )
+
+
+def _render() -> list[Outcome]:
+    ctx = RenderContext.of(filters)
+    queries = [OVER_TIME, GROUPS, *([samples_listing(problem)] if problem else [])]
+    outcomes = run_panels(queries, ctx)
+    nothing = empty_text("exceptions", ctx)
+    show_panel("Exceptions over time", outcomes[0], query=OVER_TIME, ctx=ctx, schema=schema, empty_text=nothing,
+               render=_over_time)
+    show_panel("Exception groups", outcomes[1], query=GROUPS, ctx=ctx, schema=schema, empty_text=nothing,
+               render=_groups)
+    if problem:
+        show_panel(f"Group {plain(problem)}", outcomes[2], query=queries[2], ctx=ctx, schema=schema,
+                   empty_text=f"No exceptions with problemId {plain(problem)} in {filters.time.label()}; "
+                              "widen the time range or choose another group.",
+                   render=_samples)
+    return outcomes
+
+
+live(_render)

@@ -1,7 +1,190 @@
-"""Trace explorer (not built yet)."""
+"""Trace explorer: search what the services logged, read one request end to end, and turn the
+scoring script's logged inputs and predictions into a table to chart and download."""
 
+from __future__ import annotations
+
+import pandas as pd
 import streamlit as st
 
-st.title("Trace explorer")
-st.info("This page is not built yet. The request-rate page shows traffic and failures today.",
-        icon=":material/construction:")
+from components.charts import operation_timeline, series_chart
+from components.filters import current_filters, url_params, write_url
+from components.panels import empty_text, show_panel
+from components.source import current_source, run_panels
+from components.tables import show_table
+from components.telemetry_rows import plain, show_exception_details, show_trace, trace_title
+from components.trace_search import pager, search_form
+from components.url_params import set_params, synced_key
+from components.view import live, page_heading
+from telemetry.filters import grain_name
+from telemetry.model import Listing, RenderContext
+from telemetry.payloads import PROPERTY_LIMIT, distribution_grain, payload_rows, prediction_columns, prediction_distribution
+from telemetry.queries import panel
+from telemetry.queries.traces import (
+    PAYLOAD_ROWS,
+    PAYLOAD_SIZES,
+    SEVERITIES,
+    operation_events,
+    operation_queries,
+    payload_listing,
+    search_from_params,
+    search_histogram,
+    search_listing,
+)
+from telemetry.results import Outcome, QueryResult
+
+filters = current_filters()
+schema = current_source().kql_schema
+search, page, _warnings = search_from_params(url_params())
+page_heading("Trace explorer", f"{filters.time.label()} · times in UTC")
+for warning in _warnings:
+    st.warning(warning, icon=":material/link_off:")
+
+VIEWS = {"search": "Search and operations", "payloads": "Payloads"}
+_view_key = synced_key("view", "payloads" if st.query_params.get("view") == "payloads" else "search")
+view = st.segmented_control("View", list(VIEWS), key=_view_key, format_func=VIEWS.get, label_visibility="collapsed",
+                            on_change=lambda: set_params(view=None if st.session_state[_view_key] != "payloads"
+                                                         else "payloads")) or "search"
+
+
+# --- search and one operation end to end ------------------------------------------------------
+
+
+def _rows(result: QueryResult) -> None:
+    for i, row in enumerate(result.frame.to_dict("records")):
+        with st.expander(trace_title(row)):
+            show_trace(row)
+            op = str(row.get("operation_Id") or "")
+            if op and op != search.operation_id:
+                st.button("Show this operation end to end", key=f"traces.row.{i}.op", icon=":material/timeline:",
+                          on_click=lambda op=op: set_params(op=op, pg=None))
+
+
+def _calls_table(result: QueryResult) -> None:
+    frame = result.frame.assign(failed=result.frame["success"].str.lower().eq("false"))
+    st.dataframe(frame, hide_index=True, key=f"operation.{result.name}.table")
+
+
+def _exceptions(result: QueryResult) -> None:
+    for i, row in enumerate(result.frame.to_dict("records")):
+        with st.expander(plain(f"{row['timestamp']:%H:%M:%S.%f} · {row['type']} · {row['outerMessage']}"[:200]),
+                         expanded=i == 0):
+            show_exception_details(row["details"])
+
+
+def _operation(op: str, queries: list[Listing], outcomes: list[Outcome], ctx: RenderContext) -> None:
+    frames = {q.table: o.frame for q, o in zip(queries, outcomes, strict=True) if isinstance(o, QueryResult)}
+    events = operation_events(frames)
+    with st.container(border=True):
+        st.markdown(f"**Operation** {plain(op)} **end to end**")
+        if events.empty:
+            st.info(f"No request, dependency, trace or exception with operation_Id {plain(op)} in "
+                    f"{filters.time.label()}. Widen the time range, or check the id.", icon=":material/info:")
+        else:
+            st.plotly_chart(operation_timeline(events), key="operation.timeline")
+            st.caption(f"{len(events)} rows: request and dependencies as bars from their start for their "
+                       "duration (red: failed); traces and exceptions as points.")
+    tabs = st.tabs(["Request", "Dependencies", "Traces", "Exceptions"])
+    renders = (_calls_table, _calls_table, _rows, _exceptions)
+    for tab, query, outcome, render in zip(tabs, queries, outcomes, renders, strict=True):
+        with tab:
+            show_panel(f"{query.table.capitalize()} of the operation", outcome, query=query, ctx=ctx, schema=schema,
+                       empty_text=f"No {query.table} with this operation_Id in {filters.time.label()}.",
+                       render=render)
+
+
+def _histogram(result: QueryResult) -> None:
+    frame = result.frame.assign(series=result.frame["severity"].map(
+        lambda s: SEVERITIES.get(int(s), str(s)) if pd.notna(s) else "?"))
+    st.plotly_chart(series_chart(frame, "traces", y_title="traces"), key="traces.histogram.chart")
+
+
+def _search_view(ctx: RenderContext) -> list[Outcome]:
+    search_form(search)
+    op = search.operation_id
+    queries: list = [search_histogram(search), search_listing(search, page), *(operation_queries(op) if op else [])]
+    outcomes = run_panels(queries, ctx)  # one batch: the search and, with an id, the four parts of the operation
+    if op:
+        _operation(op, queries[2:], outcomes[2:], ctx)
+    nothing = empty_text("traces matching the search", ctx)
+    show_panel(f"Matching traces per {grain_name(ctx.grain)}", outcomes[0], query=queries[0], ctx=ctx,
+               schema=schema, empty_text=nothing, render=_histogram)
+    listing = show_panel("Traces, newest first", outcomes[1], query=queries[1], ctx=ctx, schema=schema,
+                         empty_text=nothing if page == 1 else f"No traces on page {page}; go back to newer ones.",
+                         render=_rows)
+    pager(page, len(listing.frame) if listing is not None else 0)
+    return outcomes
+
+
+# --- payloads ---------------------------------------------------------------------------------
+
+
+def _chosen_service(ctx: RenderContext) -> str | None:
+    if len(filters.services) == 1:
+        return filters.services[0]
+    outcome = run_panels([panel("services")], ctx)[0]
+    services = list(outcome.frame["service"]) if isinstance(outcome, QueryResult) else []
+    if not services:
+        st.info(f"No services reported requests in {filters.time.label()}.", icon=":material/info:")
+        return None
+    choice = st.selectbox("Service", services, index=None, placeholder="Choose one service",
+                          help="Payloads are flattened per service: each model has its own input and output.")
+    if choice is not None:
+        write_url(filters.with_changes(services=(choice,)))
+        st.rerun(scope="app")
+    return None
+
+
+def _sizes(result: QueryResult) -> None:
+    frame = result.frame
+    total, cut = int(frame["payloads"].sum()), int(frame["at_limit"].sum())
+    a, b, c = st.columns(3)
+    a.metric("Payload rows (sum of itemCount)", f"{total:,}")
+    b.metric(f"At the {PROPERTY_LIMIT:,}-character limit", f"{cut:,}")
+    c.metric("Share cut", f"{cut / total:.2%}" if total else "–")
+    shares = frame.assign(share=frame["at_limit"].astype("float64") / frame["payloads"].astype("float64"))
+    st.plotly_chart(series_chart(shares, "share", y_title="share cut", kind="line"), key="traces.sizes.chart")
+
+
+def _payloads(result: QueryResult) -> None:
+    table = payload_rows(result.frame)
+    frame = table.frame
+    st.caption(f"The newest {PAYLOAD_ROWS:,} payload rows of the range at most ({table.rows_read:,} read, "
+               f"{len(frame):,} scoring calls); {table.truncated_share:.1%} of these calls were cut "
+               f"and have no columns. Columns are the JSON paths of the input and the output.")
+    if table.columns_left_out:
+        st.caption(f"{table.columns_left_out:,} values past the first columns of a call were left out.")
+    choices = prediction_columns(frame)
+    if choices:
+        column = st.selectbox("Prediction", choices, key="traces.prediction")
+        grain = distribution_grain(frame["timestamp"])
+        st.caption(f"Distribution of {column} per {grain_name(grain)} over these calls.")
+        dist = prediction_distribution(frame, column, grain)
+        if "p50" in dist:
+            long = dist.melt(id_vars=["bucket"], value_vars=["p10", "p50", "p90"], var_name="series")
+            st.plotly_chart(series_chart(long, "value", y_title=column, kind="line"), key="traces.prediction.chart")
+        else:
+            st.plotly_chart(series_chart(dist.rename(columns={"value": "series"}), "n", y_title="calls"),
+                            key="traces.prediction.chart")
+    show_table(frame, key="traces.payloads")
+
+
+def _payload_view(ctx: RenderContext) -> list[Outcome]:
+    service = _chosen_service(ctx)
+    if service is None:
+        return []
+    queries = [PAYLOAD_SIZES, payload_listing()]
+    outcomes = run_panels(queries, ctx)
+    nothing = empty_text("logged payloads", ctx)
+    show_panel(f"Payload sizes against the {PROPERTY_LIMIT:,}-character property limit", outcomes[0],
+               query=queries[0], ctx=ctx, schema=schema, empty_text=nothing, render=_sizes)
+    show_panel(f"Logged scoring calls of {plain(service)}", outcomes[1], query=queries[1], ctx=ctx, schema=schema,
+               empty_text=nothing, render=_payloads)
+    return outcomes
+
+
+def _render() -> list[Outcome]:
+    ctx = RenderContext.of(filters)
+    return _payload_view(ctx) if view == "payloads" else _search_view(ctx)
+
+
+live(_render)

@@ -277,21 +277,31 @@ class PayloadTable:
 
 
 def _calls(frame: pd.DataFrame) -> list[_Call]:
-    calls: dict[str, _Call] = {}
+    """A call per JSON print; data collection's input and prediction join their operation's print,
+    or make a call of their own when the operation printed nothing."""
+    prints: list[_Call] = []
+    collected: dict[str, _Call] = {}
     for i, row in enumerate(frame.itertuples(index=False)):
         dims = parse_json(row.customDimensions)
         props = dims.value if dims.ok and isinstance(dims.value, dict) else {}
-        op = clean_text(row.operation_Id)
-        call = calls.setdefault(op or f"row {i}", _Call(row.timestamp, op, clean_text(row.cloud_RoleName)))
+        op, service = clean_text(row.operation_Id), clean_text(row.cloud_RoleName)
         if clean_text(row.message) == DATA_COLLECTION:
-            which = clean_text(props.get("Prediction/Input")) or "input"
+            call = collected.setdefault(op or f"row {i}", _Call(row.timestamp, op, service))
             text = clean_text(props.get("Content"))
-            call.collected[which] = (parse_json(text), text)
+            call.collected[clean_text(props.get("Prediction/Input")) or "input"] = (parse_json(text), text)
+        elif dims.ok:
+            text = clean_text(props.get("Contents"))
+            prints.append(_Call(row.timestamp, op, service, parse_json(text), text))
+        else:  # the bag itself is unreadable (cut, huge, deep): that is the call's status
+            prints.append(_Call(row.timestamp, op, service, dims, clean_text(row.customDimensions)))
+    printed_ops = {call.operation_id: call for call in reversed(prints) if call.operation_id}
+    calls = list(prints)
+    for key, call in collected.items():
+        if key in printed_ops:
+            printed_ops[key].collected.update(call.collected)
         else:
-            call.printed_text = clean_text(props.get("Contents"))
-            call.printed = parse_json(call.printed_text)
-            call.timestamp = row.timestamp
-    return list(calls.values())
+            calls.append(call)
+    return calls
 
 
 def _status(parts: list[Parsed]) -> str:
