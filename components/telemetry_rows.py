@@ -31,7 +31,9 @@ def capped(text: object, limit: int = SHOWN_CHARS) -> tuple[str, str]:
 
 def show_text(text: object, *, language: str | None = None) -> None:
     shown, note = capped(text)
-    st.code(shown, language=language, wrap_lines=True)
+    # A long text (8 KB of base64, a megabyte message) scrolls in its box instead of filling the page.
+    st.code(shown, language=language, wrap_lines=True, height=320 if shown.count("\n") > 40 or len(shown) > 4_000
+            else "content")
     if note:
         st.caption(note)
 
@@ -61,9 +63,14 @@ def show_json_text(text: object, *, what: str = "The payload") -> Parsed:
 _MARKDOWN: Final = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
 
 
+_AUTOLINK: Final = re.compile(r"(?i)\b(https?|ftp|www)(?=\\?[:.])")
+
+
 def plain(text: object) -> str:
-    """Logged text inside markdown (a label, a caption) shown as itself, never as formatting or a link."""
-    return _MARKDOWN.sub(r"\\\1", " ".join(clean_text(text).split()))
+    """Logged text inside markdown (a label, a caption) shown as itself, never as formatting or a link
+    (a zero-width space after "https" keeps a logged URL from becoming a link in a label)."""
+    escaped = _MARKDOWN.sub(r"\\\1", " ".join(clean_text(text).split()))
+    return _AUTOLINK.sub("\\1\u200b", escaped)
 
 
 def _severity(level: object) -> str:
@@ -127,9 +134,9 @@ def show_details(details: Details) -> None:
             show_text(details.raw)
         return
     for part in details.parts:
-        message, _ = capped(part.message, 2_000)
         st.markdown(f"**{plain(part.type)}**")
-        st.text(message)
+        if not part.raw_stack:  # the runtime's own traceback ends with the message already
+            st.text(capped(part.message, 2_000)[0])
         show_text(part.stack_text, language="python")
 
 

@@ -39,7 +39,8 @@ def _over_time(result: QueryResult) -> None:
                   format_func=lambda g: {"problem": "problemId", "type": "exception type"}[g])
     frame = result.frame.assign(series=result.frame[by] + " · " + result.frame["service"])
     frame = frame.groupby(["bucket", "series"], as_index=False)["exceptions"].sum()
-    st.plotly_chart(series_chart(frame, "exceptions", y_title="exceptions"), key="exceptions.over_time.chart")
+    figure = series_chart(frame, "exceptions", y_title="exceptions").update_layout(legend_y=-0.3, height=360)
+    st.plotly_chart(figure, key="exceptions.over_time.chart")
 
 
 _GROUP_COLUMNS = {"problem": "problemId", "type": "Type", "service": "Service", "exceptions": "Exceptions",
@@ -88,7 +89,8 @@ def _samples(result: QueryResult) -> None:
     show_exception_details(newest["details"])
     st.page_link("pages/traces.py", label="Open the newest sample end to end", icon=":material/timeline:",
                  query_params=link_params(filters, op=str(newest["operation_Id"])))
-    table = frame.drop(columns=["details"]).assign(end_to_end=[_op_link(str(op)) for op in frame["operation_Id"]])
+    table = frame.drop(columns=["details"]).assign(end_to_end=[_op_link(str(op)) for op in frame["operation_Id"]],
+                                                   timestamp=frame["timestamp"].dt.tz_convert(None))
     st.dataframe(
         table, hide_index=True, key="exceptions.samples.table",
         column_order=["timestamp", "end_to_end", "cloud_RoleName", "cloud_RoleInstance", "type", "outerMessage",

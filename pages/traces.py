@@ -60,7 +60,7 @@ def _rows(result: QueryResult) -> None:
 
 
 def _calls_table(result: QueryResult) -> None:
-    frame = result.frame.assign(failed=result.frame["success"].str.lower().eq("false"))
+    frame = result.frame.assign(timestamp=result.frame["timestamp"].dt.tz_convert(None))
     st.dataframe(frame, hide_index=True, key=f"operation.{result.name}.table")
 
 
@@ -101,14 +101,19 @@ def _histogram(result: QueryResult) -> None:
 def _search_view(ctx: RenderContext) -> list[Outcome]:
     search_form(search)
     op = search.operation_id
-    queries: list = [search_histogram(search), search_listing(search, page), *(operation_queries(op) if op else [])]
-    outcomes = run_panels(queries, ctx)  # one batch: the search and, with an id, the four parts of the operation
-    if op:
-        _operation(op, queries[2:], outcomes[2:], ctx)
+    # One batch: the page of traces and either their histogram or the four parts of the operation
+    # (over one operation's few rows a histogram says nothing the timeline does not).
+    queries: list = [search_listing(search, page), *(operation_queries(op) if op else [search_histogram(search)])]
+    outcomes = run_panels(queries, ctx)
     nothing = empty_text("traces matching the search", ctx)
-    show_panel(f"Matching traces per {grain_name(ctx.grain)}", outcomes[0], query=queries[0], ctx=ctx,
-               schema=schema, empty_text=nothing, render=_histogram)
-    listing = show_panel("Traces, newest first", outcomes[1], query=queries[1], ctx=ctx, schema=schema,
+    if op:
+        st.button("Back to the search", icon=":material/close:", key="traces.clear_op",
+                  on_click=lambda: set_params(op=None, pg=None))
+        _operation(op, queries[1:], outcomes[1:], ctx)
+    else:
+        show_panel(f"Matching traces per {grain_name(ctx.grain)}", outcomes[1], query=queries[1], ctx=ctx,
+                   schema=schema, empty_text=nothing, render=_histogram)
+    listing = show_panel("Traces, newest first", outcomes[0], query=queries[0], ctx=ctx, schema=schema,
                          empty_text=nothing if page == 1 else f"No traces on page {page}; go back to newer ones.",
                          render=_rows)
     pager(page, len(listing.frame) if listing is not None else 0)
@@ -149,8 +154,9 @@ def _payloads(result: QueryResult) -> None:
     table = payload_rows(result.frame)
     frame = table.frame
     st.caption(f"The newest {PAYLOAD_ROWS:,} payload rows of the range at most ({table.rows_read:,} read, "
-               f"{len(frame):,} scoring calls); {table.truncated_share:.1%} of these calls were cut "
-               f"and have no columns. Columns are the JSON paths of the input and the output.")
+               f"{len(frame):,} scoring calls). Columns are the JSON paths of the input and the output. "
+               f"{table.truncated_share:.1%} of these calls were cut at a size limit: their JSON no longer "
+               "parses, so their columns hold only what model data collection kept, if anything.")
     if table.columns_left_out:
         st.caption(f"{table.columns_left_out:,} values past the first columns of a call were left out.")
     choices = prediction_columns(frame)
@@ -165,7 +171,7 @@ def _payloads(result: QueryResult) -> None:
         else:
             st.plotly_chart(series_chart(dist.rename(columns={"value": "series"}), "n", y_title="calls"),
                             key="traces.prediction.chart")
-    show_table(frame, key="traces.payloads")
+    show_table(frame.assign(timestamp=frame["timestamp"].dt.tz_convert(None)), key="traces.payloads")  # UTC
 
 
 def _payload_view(ctx: RenderContext) -> list[Outcome]:
