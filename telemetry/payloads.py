@@ -123,12 +123,14 @@ def parse_json(text: object, *, max_chars: int = MAX_PARSE_CHARS, max_depth: int
         return Parsed("empty")
     if len(raw) > max_chars:
         return Parsed("too_large", detail=f"{len(raw):,} characters, more than the {max_chars:,} parsed")
-    shape = _shape(stripped, max_depth)
-    if shape.depth > max_depth:
+    # Counting brackets is cheap and bounds the depth; only text that might be too deep is scanned.
+    shape = _shape(stripped, max_depth) if stripped.count("[") + stripped.count("{") > max_depth else None
+    if shape is not None and shape.depth > max_depth:
         return Parsed("too_deep", detail=f"nested deeper than {max_depth} levels")
     try:
         value = json.loads(stripped, parse_constant=_no_constant)
     except (ValueError, RecursionError) as error:
+        shape = shape or _shape(stripped, max_depth)
         if stripped[0] in "[{" and not shape.mismatched and (shape.open_at_end or _ends_early(error, stripped)):
             return Parsed("truncated", detail=_cut_detail(raw))
         return Parsed("not_json", detail=str(error)[:200])
@@ -348,18 +350,18 @@ def _typed_columns(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(typed, index=table.index)
 
 
-def _missing(value: object) -> bool:
-    # a call without this column has NaN there (from_records fills the gaps)
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
 def _one_dtype(values: pd.Series) -> pd.Series:
-    present = [v for v in values if not _missing(v)]
-    if present and all(isinstance(v, bool) for v in present):
-        return values.map(lambda v: None if _missing(v) else v).astype("boolean")
-    if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+    # Most flattened columns are sparse (row 40 of a batch): look at the values present only.
+    present = values.dropna()
+    kinds = set(map(type, present))
+    if present.empty:
+        return pd.Series(pd.NA, index=values.index, dtype="string")
+    if kinds <= {bool}:
+        return values.astype("boolean")
+    if kinds <= {int, float}:
         return pd.to_numeric(values, errors="coerce").astype("float64")
-    return values.map(lambda v: None if _missing(v) else (v if isinstance(v, str) else json.dumps(v))).astype("string")
+    text = present.map(lambda v: v if isinstance(v, str) else json.dumps(v))
+    return text.reindex(values.index).astype("string")
 
 
 # --- predictions ------------------------------------------------------------------------------
