@@ -11,7 +11,7 @@ from typing import Final
 import pandas as pd
 import streamlit as st
 
-from telemetry.payloads import Parsed, clean_text, parse_json, size_guard
+from telemetry.payloads import ITEM_LIMIT, MESSAGE_LIMIT, PROPERTY_LIMIT, Parsed, clean_text, parse_json, size_guard
 from telemetry.queries.traces import SEVERITIES
 from telemetry.stacks import Details, parse_details
 
@@ -98,6 +98,17 @@ def trace_title(row: Mapping[str, object]) -> str:
                  f"{message[:40]}: {first_line}")
 
 
+def _sizes(message: str, dims: str, props: Mapping[str, object] | None) -> str:
+    """The row's sizes against App Insights' limits, naming each limit reached."""
+    reached = [f"the {MESSAGE_LIMIT:,}-character message limit"] if len(message) >= MESSAGE_LIMIT else []
+    reached += [f"the {PROPERTY_LIMIT:,}-character limit in {plain(key)}" for key, value in (props or {}).items()
+                if len(clean_text(value)) >= PROPERTY_LIMIT]
+    if len(message) + len(dims) >= ITEM_LIMIT:
+        reached.append(f"the {ITEM_LIMIT // 1024} KB item limit")
+    note = f" · reached {', '.join(reached)}" if reached else ""
+    return f"Message {len(message):,} characters · customDimensions {len(dims):,}{note}"
+
+
 def show_trace(row: Mapping[str, object]) -> None:
     """A trace's message, severity and customDimensions: the printed text (`Contents`) as a JSON
     tree when it is JSON, model data collection's `Content` as its input or prediction."""
@@ -107,6 +118,7 @@ def show_trace(row: Mapping[str, object]) -> None:
     dims_text = clean_text(row.get("customDimensions"))
     dims = parse_json(dims_text)
     props = dims.value if dims.ok and isinstance(dims.value, dict) else None
+    st.caption(_sizes(clean_text(row.get("message")), dims_text, props))
     if props is None:
         if dims_text:
             st.caption("customDimensions")

@@ -387,6 +387,8 @@ def test_cut_invalid_huge_deep_and_mis_encoded_rows_never_break_the_search_view(
     assert "nested deeper than 64 levels" in shown
     assert "more than the 262,144 parsed" in shown
     assert "Showing the first 20,000 of 1,000,000 characters." in shown
+    assert "reached the 32,768-character message limit, the 64 KB item limit" in shown  # the 1 MB message
+    assert "the 8,192-character limit in Contents" in shown
     assert "stack trace could not be read" in shown
     assert len(at.get("plotly_chart")) >= 1  # the operation's timeline
 
