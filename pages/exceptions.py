@@ -18,6 +18,7 @@ from components.url_params import set_params, synced_key
 from components.view import live, page_heading
 from telemetry.filters import _clean_text, grain_name
 from telemetry.model import RenderContext
+from telemetry.queries.pages import page_queries
 from telemetry.queries.exceptions import GROUPS, OVER_TIME, SAMPLE_LIMIT, group_table, samples_listing
 from telemetry.results import Outcome, QueryResult
 
@@ -102,7 +103,7 @@ def _samples(result: QueryResult) -> None:
 
 def _render() -> list[Outcome]:
     ctx = RenderContext.of(filters)
-    queries = [OVER_TIME, GROUPS, *([samples_listing(problem)] if problem else [])]
+    queries = [*page_queries("exceptions"), *([samples_listing(problem)] if problem else [])]
     outcomes = run_panels(queries, ctx)
     nothing = empty_text("exceptions", ctx)
     show_panel("Exceptions over time", outcomes[0], query=OVER_TIME, ctx=ctx, schema=schema, empty_text=nothing,

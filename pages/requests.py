@@ -13,7 +13,7 @@ from components.tables import show_table
 from components.view import live, page_heading
 from telemetry.filters import grain_name
 from telemetry.model import RenderContext
-from telemetry.queries import panel
+from telemetry.queries.pages import page_queries
 from telemetry.queries.requests import operations_table, totals
 from telemetry.results import Outcome, QueryResult
 
@@ -23,7 +23,7 @@ schema = current_source().kql_schema
 page_heading("Request rate", f"{filters.time.label()} · {ctx.window.length / ctx.grain:.0f} bins of "
              f"{grain_name(ctx.grain)} · times in UTC")
 
-queries = [panel("requests.totals"), panel("requests.rate"), panel("requests.operations")]
+queries = page_queries("requests")
 
 
 def _totals(result: QueryResult, ctx: RenderContext) -> None:
