@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from components.tables import download_buttons
 from components.view import shows
 from telemetry.errors import TelemetryError
 from telemetry.kql import render_kql
@@ -49,17 +50,19 @@ def show_panel(
                 st.info(empty_text, icon=":material/info:")
             else:
                 render(outcome)
-        _details(query, ctx, schema, outcome)
+        _details(query, ctx, schema, outcome, panel_id or query.name)
     return result
 
 
-def _details(query: Query, ctx: RenderContext, schema: Schema, outcome: Outcome) -> None:
+def _details(query: Query, ctx: RenderContext, schema: Schema, outcome: Outcome, panel_id: str) -> None:
     with st.expander("Query behind this panel"):
         if query.description:
             st.caption(query.description)
         st.code(render_kql(query, ctx, schema), language="kql")
         if isinstance(outcome, QueryResult):
             st.caption(f"{len(outcome.frame):,} rows in {outcome.elapsed_s * 1000:.0f} ms from {outcome.source}")
+            if not outcome.empty:
+                download_buttons(outcome.frame, key=f"{panel_id}.data", formats=("CSV",), prefix="Data as ")
             if outcome.language == "sql":
                 st.caption("Run on the local store as:")
                 st.code(outcome.query_text, language="sql")

@@ -23,12 +23,20 @@ def show_table(frame: pd.DataFrame, *, key: str, columns: dict[str, str] | None 
         if name.lower() in ("share", "failure rate")
     }
     st.dataframe(shown, hide_index=True, column_config=config, key=f"{key}.table")
-    left, right, _ = st.columns([1, 1, 4])
-    left.download_button(
-        "CSV", shown.to_csv(index=False).encode(), file_name=f"{key}.csv", mime="text/csv",
-        key=f"{key}.csv", icon=":material/download:",
-    )
-    right.download_button(
-        "Parquet", to_parquet_bytes(shown), file_name=f"{key}.parquet",
-        mime="application/vnd.apache.parquet", key=f"{key}.parquet", icon=":material/download:",
-    )
+    download_buttons(shown, key=key)
+
+
+def download_buttons(
+    frame: pd.DataFrame, *, key: str, formats: tuple[str, ...] = ("CSV", "Parquet"), prefix: str = "",
+) -> None:
+    """Download buttons for a frame. The files are made only when clicked (a page re-runs on every
+    refresh, and writing Parquet for each table each time would cost more than the queries), and a
+    click does not re-run the page."""
+    makers = {
+        "CSV": (lambda: frame.to_csv(index=False).encode(), "csv", "text/csv"),
+        "Parquet": (lambda: to_parquet_bytes(frame), "parquet", "application/vnd.apache.parquet"),
+    }
+    for column, name in zip(st.columns([1] * len(formats) + [4])[: len(formats)], formats, strict=True):
+        make, suffix, mime = makers[name]
+        column.download_button(prefix + name, make, file_name=f"{key}.{suffix}", mime=mime, key=f"{key}.{suffix}",
+                               icon=":material/download:", on_click="ignore")

@@ -84,6 +84,16 @@ def test_csv_download_returns_the_tables_rows(page: Page, app_url: str) -> None:
     assert any(row["Operation"] == "POST /score" for row in rows)
 
 
+def test_a_charts_data_downloads_as_csv_from_its_details(page: Page, app_url: str) -> None:
+    _open(page, f"{app_url}/?{RANGE}&embed=true&panel=requests.rate")
+    page.get_by_text("Query behind this panel").click()
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Data as CSV").click()
+    rows = list(csv.DictReader(io.StringIO(download_info.value.path().read_text())))
+    assert rows and {"bucket", "series", "requests", "failed"} <= set(rows[0])
+    assert sum(int(row["requests"]) for row in rows) > 0
+
+
 def test_dark_theme_applies_to_the_charts(page: Page, app_url: str) -> None:
     _open(page, f"{app_url}/?{RANGE}&embed=true&embed_options=dark_theme")
     expect(page.locator(CHART).first).to_be_visible(timeout=30_000)
