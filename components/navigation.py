@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -28,6 +30,12 @@ def st_pages() -> list[st.Page]:
         st.Page(path, title=title, icon=icon, url_path=None if i == 0 else url, default=(i == 0))
         for i, (path, title, icon, url) in enumerate(PAGES)
     ]
+
+
+def page_href(path: str, params: Mapping[str, str | list[str]]) -> str:
+    """A relative link to the page in file `path` with these query parameters (for table link columns)."""
+    index, url = next((i, url) for i, (p, _, _, url) in enumerate(PAGES) if p == path)
+    return f"{'./' if index == 0 else url}?{urlencode(params, doseq=True)}"
 
 
 def nav_links(filters: Filters) -> None:

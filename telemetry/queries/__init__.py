@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Final
 
 from telemetry.model import Query
-from telemetry.queries import exceptions, requests, traces
+from telemetry.queries import exceptions, failures, requests, traces
 
 __all__ = ["PANELS", "panel"]
 
@@ -21,6 +21,7 @@ PANELS: Final[dict[str, PanelFactory]] = {
     **requests.PANELS,
     **exceptions.PANELS,
     **traces.PANELS,
+    **failures.PANELS,
 }
 
 

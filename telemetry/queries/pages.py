@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Final
 
 from telemetry.model import Query
-from telemetry.queries import panel
+from telemetry.queries import failures, panel
 from telemetry.queries.exceptions import GROUPS, OVER_TIME
 from telemetry.queries.traces import search_histogram, search_listing
 
@@ -21,6 +21,7 @@ PAGE_VIEWS: Final[dict[str, Callable[[], list[Query]]]] = {
     "requests": lambda: [panel("requests.totals"), panel("requests.rate"), panel("requests.operations")],
     "exceptions": lambda: [OVER_TIME, GROUPS],
     "traces": lambda: [search_listing(), search_histogram()],
+    "failures": failures.page_view,
 }
 
 
