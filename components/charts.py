@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-__all__ = ["operation_timeline", "outcome_bars", "series_chart"]
+__all__ = ["operation_timeline", "outcome_bars", "ranking_bars", "series_chart"]
 
 OK_COLOUR = "#2ca02c"
 FAILED_COLOUR = "#d62728"
@@ -55,6 +55,17 @@ def outcome_bars(frame: pd.DataFrame) -> go.Figure:
     )
     fig.update_layout(barmode="stack", bargap=0.05)
     return _layout(fig, "requests")
+
+
+def ranking_bars(labels: pd.Series, values: pd.Series, *, x_title: str, colour: str | None = None) -> go.Figure:
+    """Horizontal bars, the largest on top: the few worst of something (slowest, most failing)."""
+    fig = go.Figure(go.Bar(y=labels.astype(str).to_numpy(), x=values.astype("float64").to_numpy(), orientation="h",
+                           marker_color=colour, hovertemplate="%{y}<br>%{x}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    fig.update_xaxes(title=x_title)
+    _layout(fig, "")
+    fig.update_layout(height=max(160, 36 * len(labels) + 90), hovermode="closest", showlegend=False)
+    return fig
 
 
 _SPAN_KINDS = ("requests", "dependencies")

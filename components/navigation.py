@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Final
 from urllib.parse import urlencode
 
@@ -36,6 +36,18 @@ def page_href(path: str, params: Mapping[str, str | list[str]]) -> str:
     """A relative link to the page in file `path` with these query parameters (for table link columns)."""
     index, url = next((i, url) for i, (p, _, _, url) in enumerate(PAGES) if p == path)
     return f"{'./' if index == 0 else url}?{urlencode(params, doseq=True)}"
+
+
+def narrow_links(path: str, filters: Filters, services: Iterable[object], operations: Iterable[object],
+                 **page_params: str) -> list[str]:
+    """Links to `path` with the filters narrowed to each row's service and operation: how a row
+    chosen in a table carries into every page (the sidebar's links keep the narrowed filters)."""
+    return [page_href(path, link_params(filters.with_changes(services=(str(s),), operation=str(o) or None),
+                                        **page_params))
+            for s, o in zip(services, operations, strict=True)]
+
+
+NARROW_COLUMN: Final = st.column_config.LinkColumn("Whole dashboard", display_text="narrow to this operation")
 
 
 def nav_links(filters: Filters) -> None:

@@ -8,7 +8,7 @@ import streamlit as st
 from components.charts import series_chart
 from components.filters import current_filters, link_params
 from components.metrics import change_metric
-from components.navigation import page_href
+from components.navigation import NARROW_COLUMN, narrow_links, page_href
 from components.panels import empty_text, show_panel
 from components.source import current_source, run_panels
 from components.tables import show_table
@@ -56,27 +56,20 @@ def _codes(result: QueryResult) -> None:
                         "outcome": "Outcome"})
 
 
-def _narrowed(service: str, operation: str, path: str = "pages/failures.py") -> str:
-    """A link to `path` with the filters narrowed to one operation of one service."""
-    return page_href(path, link_params(filters.with_changes(services=(service,), operation=operation)))
-
-
 def _operations(result: QueryResult) -> None:
     table = operation_table(result.frame)
     if table.empty:
         st.info("No operation failed in this range.", icon=":material/check_circle:")
         return
-    table = table.assign(
-        narrow=[_narrowed(s, o) for s, o in zip(table["service"], table["operation"], strict=True)],
-        latency=[_narrowed(s, o, "pages/latency.py") for s, o in zip(table["service"], table["operation"],
-                                                                        strict=True)])
+    table = table.assign(narrow=narrow_links("pages/failures.py", filters, table["service"], table["operation"]),
+                         latency=narrow_links("pages/latency.py", filters, table["service"], table["operation"]))
     st.dataframe(
         table, hide_index=True, key="failures.operations.table",
         column_order=["operation", "service", "failed", "requests", "failure_rate", "narrow", "latency"],
         column_config={
             "operation": "Operation", "service": "Service", "failed": "Failed", "requests": "Requests",
             "failure_rate": st.column_config.NumberColumn("Failure rate", format="percent"),
-            "narrow": st.column_config.LinkColumn("Whole dashboard", display_text="narrow to this operation"),
+            "narrow": NARROW_COLUMN,
             "latency": st.column_config.LinkColumn("Latency", display_text="its latency"),
         },
     )

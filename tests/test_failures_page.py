@@ -269,7 +269,7 @@ def test_the_exceptions_behind_the_failures_link_to_their_group_on_the_exception
     assert narrow["operation"] == [ops["operation"].iloc[0]] and narrow["service"] == [ops["service"].iloc[0]]
 
 
-def test_one_panel_alone_shows_only_that_panel(app_env: Path) -> None:
-    at = run_page("pages/failures.py", range="7d", panel="failures.rate")
+def test_one_panel_alone_shows_only_that_panel(app_env: Path, demo_end: datetime) -> None:
+    at = run_page("pages/failures.py", **_range(demo_end - timedelta(days=7), demo_end), panel="failures.rate")
     assert not at.exception
     assert not at.title and len(at.get("plotly_chart")) == 1 and not at.metric

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Final
 
 from telemetry.model import Query
-from telemetry.queries import exceptions, failures, requests, traces
+from telemetry.queries import dependencies, exceptions, failures, requests, traces
 
 __all__ = ["PANELS", "panel"]
 
@@ -22,6 +22,7 @@ PANELS: Final[dict[str, PanelFactory]] = {
     **exceptions.PANELS,
     **traces.PANELS,
     **failures.PANELS,
+    **dependencies.PANELS,
 }
 
 

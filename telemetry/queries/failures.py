@@ -113,10 +113,10 @@ def page_view(result_code: str = "") -> list[Query]:
     return [TOTALS, RATE, CODES_OVER_TIME, CODES, OPERATIONS, exception_types(result_code)]
 
 
-def failure_rate(frame: pd.DataFrame) -> pd.DataFrame:
-    """Add `failure_rate` = failed ÷ requests to a frame of those two sums (NaN without requests)."""
-    requests = frame["requests"].astype("float64")
-    return frame.assign(failure_rate=frame["failed"].astype("float64") / requests.where(requests > 0))
+def failure_rate(frame: pd.DataFrame, total: str = "requests") -> pd.DataFrame:
+    """Add `failure_rate` = failed ÷ `total` to a frame of those two sums (NaN where `total` is 0)."""
+    whole = frame[total].astype("float64")
+    return frame.assign(failure_rate=frame["failed"].astype("float64") / whole.where(whole > 0))
 
 
 def code_table(frame: pd.DataFrame) -> pd.DataFrame:

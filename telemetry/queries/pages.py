@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Final
 
 from telemetry.model import Query
-from telemetry.queries import failures, panel
+from telemetry.queries import dependencies, failures, panel
 from telemetry.queries.exceptions import GROUPS, OVER_TIME
 from telemetry.queries.traces import search_histogram, search_listing
 
@@ -22,6 +22,7 @@ PAGE_VIEWS: Final[dict[str, Callable[[], list[Query]]]] = {
     "exceptions": lambda: [OVER_TIME, GROUPS],
     "traces": lambda: [search_listing(), search_histogram()],
     "failures": failures.page_view,
+    "dependencies": dependencies.page_view,
 }
 
 
