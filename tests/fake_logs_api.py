@@ -25,7 +25,8 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -104,7 +105,7 @@ class Fault:
     body: Body | None = None  # default: the service's body for the status
     raw_body: bytes | None = None  # sent as is (a body that is not JSON)
     retry_after: float | None = None
-    delay_s: float = 0.0  # wait this long before answering
+    delay_s: float = 0.0  # answer this late (status 200: then answer normally; past Prefer wait=N: 504)
     partial: bool = False
     times: int | None = 1  # requests it spoils; None: until cleared
     match: str | None = None  # sub-query faults: the query text contains this
@@ -114,7 +115,23 @@ class Fault:
 
 
 def partial_error() -> Body:
-    return error_body("PartialError", "There were some errors when processing your query.")
+    """The shape the service sends with partial data (see the SDK's recorded E_OVERFLOW answer)."""
+    body = error_body("PartialError", "There were some errors when processing your query.")
+    body["error"]["details"] = [{
+        "code": "EngineError", "message": "Something went wrong processing your query on the server.",
+        "innererror": {"code": "-2133196788", "severity": 2, "severityName": "Error",
+                       "message": "Query result set has exceeded the internal record count limit 500000 "
+                                  "(E_QUERY_RESULT_SET_TOO_LARGE)."},
+    }]
+    return body
+
+
+def _server_timeout(prefer: str | None) -> float:
+    for part in (prefer or "").split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "wait" and value:
+            return float(value)
+    return 180.0  # the service's default
 
 
 # --- serialising frames in the Logs API shape ---------------------------------------------------
@@ -375,9 +392,12 @@ class FakeLogsApi:
         """One query body -> (status, response body), statements of a multi-statement query together."""
         text = str(body.get("query") or "")
         fault = self._take(self.query_faults, text)
-        if fault is not None and not fault.partial:
-            if fault.delay_s:
-                self._stopping.wait(fault.delay_s)
+        if fault is not None and fault.delay_s:
+            wait = _server_timeout(prefer)
+            self._stopping.wait(min(fault.delay_s, wait))
+            if fault.delay_s > wait:  # the service stops the query at Prefer: wait=N
+                return 504, _STATUS_BODIES[504]()
+        if fault is not None and fault.status != 200:
             return fault.status, fault.error()
         window = parse_timespan(body.get("timespan"))
         tables = []
@@ -391,8 +411,8 @@ class FakeLogsApi:
         answer: Body = {"tables": tables}
         if prefer and "include-statistics=true" in prefer:
             answer["statistics"] = {"query": {"executionTime": 0.01, "resourceUsage": {}}}
-        if fault is not None:  # partial: data plus an error
-            answer["error"] = fault.body or partial_error()
+        if fault is not None and fault.partial:  # data plus an error
+            answer["error"] = (fault.body or partial_error())["error"]
         return 200, answer
 
     def batch(self, body: Body) -> Body:
@@ -436,9 +456,9 @@ def _handler(fake: FakeLogsApi) -> type[BaseHTTPRequestHandler]:
             if self.headers.get("Authorization") != f"Bearer {fake.token}":
                 return 401, error_body("AuthenticationFailed", "Authentication failed. The token is missing or invalid."), {}, None
             fault = fake._take(fake.request_faults)
-            if fault is not None:
-                if fault.delay_s:
-                    fake._stopping.wait(fault.delay_s)
+            if fault is not None and fault.delay_s:
+                fake._stopping.wait(fault.delay_s)
+            if fault is not None and (fault.status != 200 or fault.raw_body is not None):
                 headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
                 if fault.raw_body is not None:
                     return fault.status, None, headers, fault.raw_body
@@ -477,3 +497,16 @@ def _handler(fake: FakeLogsApi) -> type[BaseHTTPRequestHandler]:
             self.close_connection = True
 
     return Handler
+
+
+@contextmanager
+def serve(store: Path | None = None, **options: Any) -> Iterator[FakeLogsApi]:
+    """A running fake answering from the fixtures and, given a store, from it."""
+    answerers: list[Answerer] = [FixtureAnswers()]
+    if store is not None:
+        answerers += [StoreAnswers(store), DetectionAnswers(store)]
+    fake = FakeLogsApi(answerers=answerers, **options).start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
