@@ -11,14 +11,17 @@ Counts are sums of `itemCount`, so sampled telemetry counts the events it stands
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, TypeAlias
+from typing import Final, Literal, TypeAlias
 
 from telemetry.filters import Filters, Window
 from telemetry.schema import columns
 
 __all__ = [
+    "ALL_FILTERS",
+    "PanelFactory",
     "AllOf",
     "AnyOf",
     "AtLeast",
@@ -264,6 +267,7 @@ Measure: TypeAlias = (
 # --- queries ----------------------------------------------------------------------------------
 
 GlobalFilter = Literal["service", "operation", "result_code"]
+ALL_FILTERS: Final[frozenset[GlobalFilter]] = frozenset({"service", "operation", "result_code"})
 
 
 @dataclass(frozen=True)
@@ -295,6 +299,8 @@ class Listing:
 
 
 Query: TypeAlias = Summary | Listing
+# A panel's query from its own parameters (a chosen dependency, a search text, a page).
+PanelFactory: TypeAlias = Callable[..., Query]
 
 
 ResultKind = Literal["datetime", "string", "count", "real", "int", "dynamic", "bool"]

@@ -9,6 +9,7 @@ is within 1 % of every duration in it. Kusto's own `percentilew` is approximate 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
@@ -224,8 +225,8 @@ def _with_percentiles(
     b: _Builder,
     dims: list[tuple[str, str]],
     names: list[str],
-    percentiles: list[WeightedPercentile],
-    others: list[Measure],
+    percentiles: Sequence[WeightedPercentile],
+    others: Sequence[Measure],
 ) -> str:
     (column,) = {p.column for p in percentiles}  # one histogram per query
     # A dimension that is a column under its own name is already in `*`.

@@ -7,15 +7,12 @@ parameters take none. The CLI, the pages and the KQL tests all read this one tab
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Final
 
-from telemetry.model import Query
+from telemetry.model import PanelFactory, Query
 from telemetry.queries import dependencies, exceptions, failures, requests, traces
 
 __all__ = ["PANELS", "panel"]
-
-PanelFactory = Callable[..., Query]
 
 PANELS: Final[dict[str, PanelFactory]] = {
     **requests.PANELS,

@@ -18,6 +18,7 @@ from telemetry.model import (
     ItemCount,
     Latest,
     Listing,
+    PanelFactory,
     Period,
     SampleValue,
     Summary,
@@ -71,7 +72,7 @@ def samples_listing(problem: str = "") -> Listing:
     )
 
 
-PANELS: Final = {
+PANELS: Final[dict[str, PanelFactory]] = {
     "exceptions.over_time": lambda: OVER_TIME,
     "exceptions.groups": lambda: GROUPS,
     "exceptions.samples": samples_listing,

@@ -8,17 +8,27 @@ from typing import Final
 import pandas as pd
 
 from telemetry.filters import Window
-from telemetry.model import Column, DistinctCount, Failed, ItemCount, Period, SeriesSplit, Summary, TimeBin
+from telemetry.model import (
+    ALL_FILTERS,
+    Column,
+    DistinctCount,
+    Failed,
+    ItemCount,
+    PanelFactory,
+    Period,
+    SeriesSplit,
+    Summary,
+    TimeBin,
+)
 
 __all__ = ["PANELS", "PeriodTotals", "operations_table", "totals"]
 
 _COUNTS: Final = (ItemCount("requests"), ItemCount("failed", Failed()))
-_ALL_FILTERS: Final = frozenset({"service", "operation", "result_code"})
 
 RATE: Final = Summary(
     name="requests.rate",
     table="requests",
-    applies=_ALL_FILTERS,
+    applies=ALL_FILTERS,
     measures=_COUNTS,
     by=(TimeBin(), SeriesSplit()),
     order_by=(("bucket", "asc"), ("series", "asc")),
@@ -28,7 +38,7 @@ RATE: Final = Summary(
 TOTALS: Final = Summary(
     name="requests.totals",
     table="requests",
-    applies=_ALL_FILTERS,
+    applies=ALL_FILTERS,
     measures=_COUNTS,
     by=(Period(),),
     compare_previous=True,
@@ -38,7 +48,7 @@ TOTALS: Final = Summary(
 OPERATIONS: Final = Summary(
     name="requests.operations",
     table="requests",
-    applies=_ALL_FILTERS,
+    applies=ALL_FILTERS,
     measures=(*_COUNTS, DistinctCount("services", "cloud_RoleName")),
     by=(Column("operation_Name", "operation"),),
     order_by=(("requests", "desc"), ("operation", "asc")),
@@ -57,7 +67,7 @@ SERVICES: Final = Summary(
     description="Services (cloud_RoleName) that reported requests in the range.",
 )
 
-PANELS: Final = {q.name: (lambda q=q: q) for q in (RATE, TOTALS, OPERATIONS, SERVICES)}
+PANELS: Final[dict[str, PanelFactory]] = {q.name: (lambda q=q: q) for q in (RATE, TOTALS, OPERATIONS, SERVICES)}
 
 
 @dataclass(frozen=True)

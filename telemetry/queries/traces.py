@@ -27,6 +27,7 @@ from telemetry.model import (
     ItemCount,
     LengthAtLeast,
     Listing,
+    PanelFactory,
     Predicate,
     Property,
     SeriesSplit,
@@ -222,7 +223,7 @@ def operation_queries(op: str) -> list[Listing]:
     return [operation_listing(table, op) for table in _OPERATION_COLUMNS]
 
 
-PANELS: Final = {
+PANELS: Final[dict[str, PanelFactory]] = {
     "traces.search": search_listing,
     "traces.histogram": search_histogram,
     "traces.payloads": payload_listing,
