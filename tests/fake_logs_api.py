@@ -316,8 +316,10 @@ class DetectionAnswers:
 class Recorded:
     path: str
     prefer: str | None
-    queries: list[str]
-    status: int
+    queries: list[str]  # one per batch item; a multi-statement query is one text
+    timespans: list[str | None]
+    prefers: list[str | None]  # per batch item (its own headers), else the request's
+    status: int = 0
     response_bytes: int = 0  # on the wire (gzip when the client accepts it, as the service does)
     body_bytes: int = 0  # the JSON before compression
 
@@ -426,6 +428,12 @@ class FakeLogsApi:
             responses.append({"id": item.get("id"), "status": status, "body": answer})
         return {"responses": list(reversed(responses))}  # any order: the client matches ids
 
+    def learn(self, queries: Sequence[Query], ctx: RenderContext) -> None:
+        """Let the store answer these queries under `ctx` (filters the catalogue does not try)."""
+        for answerer in self.answerers:
+            if isinstance(answerer, StoreAnswers):
+                answerer.learn(queries, ctx)
+
     def queries_sent(self) -> list[str]:
         return [q for r in self.requests for q in r.queries]
 
@@ -444,9 +452,11 @@ def _handler(fake: FakeLogsApi) -> type[BaseHTTPRequestHandler]:
                 body = json.loads(raw or b"{}")
             except ValueError:
                 body = {}
-            queries = ([str(r.get("body", {}).get("query")) for r in body.get("requests", [])]
-                       if self.path == "/v1/$batch" else [str(body.get("query"))])
-            record = Recorded(self.path, self.headers.get("Prefer"), queries, 0)
+            prefer = self.headers.get("Prefer")
+            items = ([(r.get("body") or {}, (r.get("headers") or {}).get("Prefer")) for r in body.get("requests", [])]
+                     if self.path == "/v1/$batch" else [(body, prefer)])
+            record = Recorded(self.path, prefer, [str(b.get("query")) for b, _ in items],
+                              [b.get("timespan") for b, _ in items], [p for _, p in items])
             with fake._lock:
                 fake.requests.append(record)
             status, answer, headers, raw_answer = self._route(body)

@@ -199,6 +199,10 @@ def from_azure_error(error: Exception, settings: LogsApiSettings, *, read_timeou
         return SourceUnavailableError(
             f"The connection to the Logs API at {settings.endpoint} broke before the answer was complete "
             f"({_clip(str(error), 200)}). Try again; the panels come back by themselves when it answers.")
+    if isinstance(error, ServiceRequestError) and settings.endpoint.startswith("http://"):
+        return SourceUnavailableError(
+            f"The Logs API endpoint {settings.endpoint} is plain HTTP, and Azure tokens are only sent over "
+            "HTTPS. Set an https:// endpoint (https://api.loganalytics.io, or your cloud's).")
     if isinstance(error, ServiceRequestError):
         return SourceUnavailableError(
             f"Could not connect to the Logs API at {settings.endpoint} ({_clip(str(error), 200)}). Check the "
