@@ -57,12 +57,15 @@ def outcome_bars(frame: pd.DataFrame) -> go.Figure:
     return _layout(fig, "requests")
 
 
-def ranking_bars(labels: pd.Series, values: pd.Series, *, x_title: str, colour: str | None = None) -> go.Figure:
-    """Horizontal bars, the largest on top: the few worst of something (slowest, most failing)."""
+def ranking_bars(labels: pd.Series, values: pd.Series, *, x_title: str, text: pd.Series,
+                 colour: str | None = None, log: bool = False) -> go.Figure:
+    """Horizontal bars, the largest on top, each with its value written beside it: the few worst of
+    something (slowest, most failing). `log` for values spanning decades (seconds beside milliseconds)."""
     fig = go.Figure(go.Bar(y=labels.astype(str).to_numpy(), x=values.astype("float64").to_numpy(), orientation="h",
-                           marker_color=colour, hovertemplate="%{y}<br>%{x}<extra></extra>"))
+                           marker_color=colour, text=text.astype(str).to_numpy(), textposition="auto",
+                           hovertemplate="%{y}<br>%{text}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", automargin=True)
-    fig.update_xaxes(title=x_title)
+    fig.update_xaxes(title=x_title, type="log" if log else "linear")
     _layout(fig, "")
     fig.update_layout(height=max(160, 36 * len(labels) + 90), hovermode="closest", showlegend=False)
     return fig

@@ -107,8 +107,9 @@ def _choose(targets: list[str]) -> None:
 
 def _slowest(result: QueryResult) -> None:
     top = result.frame.assign(dependency=label(result.frame)).nlargest(RANKED, "p95_ms")
-    st.plotly_chart(ranking_bars(top["dependency"], top["p95_ms"], x_title="p95 duration (ms)"),
-                    key="dependencies.slowest.chart")
+    figure = ranking_bars(top["dependency"], top["p95_ms"], x_title="p95 duration (ms, log scale)", log=True,
+                          text=top["p95_ms"].map("{:,.1f} ms".format))
+    st.plotly_chart(figure, key="dependencies.slowest.chart")
 
 
 def _failing(result: QueryResult) -> None:
@@ -117,9 +118,10 @@ def _failing(result: QueryResult) -> None:
     if top.empty:
         st.info("No dependency call failed in this range.", icon=":material/check_circle:")
         return
-    names = top["dependency"] + " (" + top["failure_rate"].map("{:.1%}".format) + ")"
-    st.plotly_chart(ranking_bars(names, top["failed"], x_title="failed calls", colour=FAILED_COLOUR),
-                    key="dependencies.failing.chart")
+    text = top["failed"].map("{:,}".format) + " of " + top["calls"].map("{:,}".format) + " (" \
+        + top["failure_rate"].map("{:.1%}".format) + ")"
+    st.plotly_chart(ranking_bars(top["dependency"], top["failed"], x_title="failed calls", text=text,
+                                 colour=FAILED_COLOUR), key="dependencies.failing.chart")
 
 
 def _codes(result: QueryResult) -> None:

@@ -20,6 +20,7 @@ from telemetry.model import (
     Equals,
     Failed,
     ItemCount,
+    PanelFactory,
     Period,
     Query,
     Summary,
@@ -106,7 +107,7 @@ def callers(target: str = "") -> Summary:
     )
 
 
-PANELS: Final = {
+PANELS: Final[dict[str, PanelFactory]] = {
     TOTALS.name: lambda: TOTALS,
     OVER_TIME.name: lambda: OVER_TIME,
     TARGETS.name: lambda: TARGETS,

@@ -15,12 +15,14 @@ from typing import Final
 import pandas as pd
 
 from telemetry.model import (
+    ALL_FILTERS,
     Column,
     DistinctCount,
     Equals,
     Failed,
     InOperationsOf,
     ItemCount,
+    PanelFactory,
     Predicate,
     Query,
     Summary,
@@ -40,13 +42,12 @@ __all__ = [
     "page_view",
 ]
 
-_ALL_FILTERS: Final = frozenset({"service", "operation", "result_code"})
 _COUNTS: Final = (ItemCount("requests"), ItemCount("failed", Failed()))
 
 CODES_OVER_TIME: Final = Summary(
     name="failures.codes_over_time",
     table="requests",
-    applies=_ALL_FILTERS,
+    applies=ALL_FILTERS,
     where=(Failed(),),
     measures=(ItemCount("failed"),),
     by=(TimeBin(), Column("resultCode", "code")),
@@ -57,7 +58,7 @@ CODES_OVER_TIME: Final = Summary(
 CODES: Final = Summary(
     name="failures.codes",
     table="requests",
-    applies=_ALL_FILTERS,
+    applies=ALL_FILTERS,
     measures=_COUNTS,
     by=(Column("resultCode", "code"),),
     order_by=(("requests", "desc"), ("code", "asc")),
@@ -68,7 +69,7 @@ CODES: Final = Summary(
 OPERATIONS: Final = Summary(
     name="failures.operations",
     table="requests",
-    applies=_ALL_FILTERS,
+    applies=ALL_FILTERS,
     measures=_COUNTS,
     by=(Column("operation_Name", "operation"), Column("cloud_RoleName", "service")),
     order_by=(("failed", "desc"), ("requests", "desc"), ("operation", "asc"), ("service", "asc")),
@@ -99,7 +100,7 @@ def exception_types(result_code: str = "") -> Summary:
     )
 
 
-PANELS: Final = {
+PANELS: Final[dict[str, PanelFactory]] = {
     CODES_OVER_TIME.name: lambda: CODES_OVER_TIME,
     CODES.name: lambda: CODES,
     OPERATIONS.name: lambda: OPERATIONS,
