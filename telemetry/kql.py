@@ -25,6 +25,7 @@ from telemetry.model import (
     Latest,
     LengthAtLeast,
     Listing,
+    LogBucket,
     Measure,
     NotEmpty,
     OneOf,
@@ -161,6 +162,9 @@ def _summary_tail(query: Summary, d: _Dialect, ctx: RenderContext) -> list[str]:
                 dims.append(_assign(dim.name, d.col(dim.column)))
             case SeriesSplit(alias=alias):
                 dims.append(f"{alias} = {d.col(split_column(ctx.filters))}")
+            case LogBucket(column=column, per_decade=per_decade, alias=alias):
+                value = f"max_of({d.col(column)}, {_number(LogBucket.SMALLEST)})"
+                dims.append(f"{alias} = tolong(floor(log10({value}) * {per_decade}, 1))")
             case Period(alias=alias):
                 start = datetime_literal(ctx.window.start)
                 lines.append(f'| extend {alias} = iff({d.col("timestamp")} >= {start}, "current", "previous")')

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final, Literal, TypeAlias
+from typing import Any, ClassVar, Final, Literal, TypeAlias
 
 from telemetry.filters import Filters, Window
 from telemetry.schema import columns
@@ -39,6 +39,7 @@ __all__ = [
     "Latest",
     "LengthAtLeast",
     "Listing",
+    "LogBucket",
     "Measure",
     "NotEmpty",
     "OneOf",
@@ -204,7 +205,31 @@ class Period:
     alias: str = "period"
 
 
-Dimension: TypeAlias = TimeBin | Column | SeriesSplit | Period
+@dataclass(frozen=True)
+class LogBucket:
+    """A duration's log bucket: the integer k with 10**(k/per_decade) <= duration < 10**((k+1)/per_decade).
+
+    For duration histograms: `per_decade` buckets between each power of ten, so 1, 10, 100 ms
+    are edges. KQL (`floor(log10(x) * n, 1)`) and SQL (`floor(log10(x) * n)`) compute the same
+    k, so both dialects cut the same bars; durations under 0.001 ms (zero) count in 0.001's bucket.
+    `edges(k)` gives a bucket's (low, high) in ms, for numbers or arrays of k.
+    """
+
+    column: str = "duration"
+    per_decade: int = 10
+    alias: str = "duration_bucket"
+
+    SMALLEST: ClassVar[float] = 0.001
+
+    def __post_init__(self) -> None:
+        if self.per_decade < 1:
+            raise ValueError("LogBucket needs at least one bucket per decade")
+
+    def edges(self, k: Any) -> tuple[Any, Any]:
+        return 10.0 ** (k / self.per_decade), 10.0 ** ((k + 1) / self.per_decade)
+
+
+Dimension: TypeAlias = TimeBin | Column | SeriesSplit | Period | LogBucket
 
 
 # --- measures ---------------------------------------------------------------------------------
@@ -370,6 +395,8 @@ def result_columns(query: Query) -> list[ResultColumn]:
             found.append(ResultColumn(dim.alias, "datetime"))
         elif isinstance(dim, Column):
             found.append(ResultColumn(dim.name, _KIND_OF_TYPE[types[dim.column]]))
+        elif isinstance(dim, LogBucket):
+            found.append(ResultColumn(dim.alias, "int"))
         else:
             found.append(ResultColumn(dim.alias, "string"))
     for measure in query.measures:

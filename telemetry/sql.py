@@ -32,6 +32,7 @@ from telemetry.model import (
     Latest,
     LengthAtLeast,
     Listing,
+    LogBucket,
     Measure,
     NotEmpty,
     OneOf,
@@ -196,6 +197,9 @@ def _dimensions(query: Summary, b: _Builder) -> list[tuple[str, str]]:
                 dims.append((dim.name, _q(dim.column)))
             case SeriesSplit(alias=alias):
                 dims.append((alias, _q(split_column(b.ctx.filters))))
+            case LogBucket(column=column, per_decade=per_decade, alias=alias):
+                value = f"greatest({_q(column)}, {LogBucket.SMALLEST!r})"
+                dims.append((alias, f"CAST(floor(log10({value}) * {int(per_decade)}) AS BIGINT)"))
             case Period(alias=alias):
                 start = b.instant(b.ctx.window.start)
                 dims.append((alias, f"CASE WHEN timestamp >= {start} THEN 'current' ELSE 'previous' END"))

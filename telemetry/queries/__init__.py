@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 from telemetry.model import PanelFactory, Query
-from telemetry.queries import dependencies, exceptions, failures, requests, traces
+from telemetry.queries import dependencies, exceptions, failures, latency, requests, traces
 
 __all__ = ["PANELS", "panel"]
 
@@ -20,6 +20,7 @@ PANELS: Final[dict[str, PanelFactory]] = {
     **traces.PANELS,
     **failures.PANELS,
     **dependencies.PANELS,
+    **latency.PANELS,
 }
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Final
 
 from telemetry.model import Query
-from telemetry.queries import dependencies, failures, panel
+from telemetry.queries import dependencies, failures, latency, panel
 from telemetry.queries.exceptions import GROUPS, OVER_TIME
 from telemetry.queries.traces import search_histogram, search_listing
 
@@ -23,6 +23,7 @@ PAGE_VIEWS: Final[dict[str, Callable[[], list[Query]]]] = {
     "traces": lambda: [search_listing(), search_histogram()],
     "failures": failures.page_view,
     "dependencies": dependencies.page_view,
+    "latency": latency.page_view,
 }
 
 
