@@ -49,7 +49,7 @@ from telemetry.results import Outcome, QueryResult, typed_frame
 from telemetry.kql_literals import datetime_literal
 from telemetry.schema import WORKSPACE_TABLES, Schema, workspace_column
 from telemetry.sources.local import MAX_ROWS
-from telemetry.sources.logs_api_errors import from_azure_error, from_query_error, scope_name
+from telemetry.sources.logs_api_errors import from_azure_error, from_query_error, plain_http_error, scope_name
 
 __all__ = [
     "DEFAULT_READ_TIMEOUT_S",
@@ -203,7 +203,7 @@ class LogsApiSource:
         try:
             answers = self._ask(texts, windows)
         except _REQUEST_FAILURES as error:
-            failure = from_azure_error(error, self.settings, read_timeout_s=self.read_timeout_s)
+            failure = self._request_error(error)
             answers = [_Answer(error=failure) for _ in texts]
         elapsed = time.perf_counter() - started
         return [self._outcome(q, text, answer, elapsed) for q, text, answer in zip(queries, texts, answers, strict=True)]
@@ -219,7 +219,7 @@ class LogsApiSource:
         try:
             (answer,) = self._ask([text], [window])
         except _REQUEST_FAILURES as error:
-            raise _for_query(from_azure_error(error, self.settings, read_timeout_s=self.read_timeout_s), text) from error
+            raise _for_query(self._request_error(error), text) from error
         if answer.error is not None:
             if isinstance(answer.error, BadQueryError) and "resolve" in str(answer.error).lower():
                 return Detection(tables=(), services=())  # none of the tables exists here
@@ -231,7 +231,12 @@ class LogsApiSource:
     def _call_options(self) -> dict[str, Any]:
         return {"enforce_https": self.enforce_https}
 
+    def _request_error(self, error: Exception) -> TelemetryError:
+        return from_azure_error(error, self.settings, read_timeout_s=self.read_timeout_s)
+
     def _ask(self, texts: list[str], windows: list[Window]) -> list[_Answer]:
+        if self.enforce_https and not self.settings.endpoint.lower().startswith("https://"):
+            return [_Answer(error=plain_http_error(self.settings)) for _ in texts]  # never send a token in clear
         if self.settings.workspace_id:
             return self._ask_batch(texts, windows)
         if len(texts) == 1:
@@ -261,7 +266,7 @@ class LogsApiSource:
         try:
             return self._single(self._query_resource(text, window))
         except _REQUEST_FAILURES as error:
-            return _Answer(error=from_azure_error(error, self.settings, read_timeout_s=self.read_timeout_s))
+            return _Answer(error=self._request_error(error))
 
     def _ask_resource_together(self, texts: list[str], windows: list[Window]) -> list[_Answer]:
         span = Window(min(w.start for w in windows), max(w.end for w in windows))

@@ -35,7 +35,7 @@ from telemetry.errors import (
     ThrottledError,
 )
 
-__all__ = ["DEFAULT_THROTTLE_WAIT_S", "from_azure_error", "from_query_error", "scope_name"]
+__all__ = ["DEFAULT_THROTTLE_WAIT_S", "from_azure_error", "from_query_error", "plain_http_error", "scope_name"]
 
 # The Logs API counts 200 queries per user per 30 s: a throttled user can try again after that.
 DEFAULT_THROTTLE_WAIT_S: Final = 30.0
@@ -179,9 +179,17 @@ def _body_error(error: HttpResponseError) -> str:
     return f"{top.get('code', '')}: {inner.get('message') or top.get('message', '')}".strip(": ")
 
 
+def plain_http_error(settings: LogsApiSettings) -> TelemetryError:
+    return SourceUnavailableError(
+        f"The Logs API endpoint {settings.endpoint} is not HTTPS, and Azure tokens are only sent over "
+        "HTTPS. Set an https:// endpoint (https://api.loganalytics.io, or your cloud's).")
+
+
 def from_azure_error(error: Exception, settings: LogsApiSettings, *, read_timeout_s: float) -> TelemetryError:
     """A failed HTTP request (every query in it fails the same way)."""
-    if isinstance(error, DecodeError) or isinstance(error, ValueError | KeyError | TypeError):
+    # azure-monitor-query re-raises a DecodeError as a plain HttpResponseError, status 200 and all.
+    undecodable = isinstance(error, HttpResponseError) and error.status_code is not None and error.status_code < 300
+    if isinstance(error, DecodeError | ValueError | KeyError | TypeError) or undecodable:
         return SourceUnavailableError(
             f"The Logs API answered with a body that is not a Logs API answer ({_clip(str(error), 200)}). "
             "Try again; if it lasts, a proxy between here and Azure may be rewriting responses.")
@@ -199,10 +207,6 @@ def from_azure_error(error: Exception, settings: LogsApiSettings, *, read_timeou
         return SourceUnavailableError(
             f"The connection to the Logs API at {settings.endpoint} broke before the answer was complete "
             f"({_clip(str(error), 200)}). Try again; the panels come back by themselves when it answers.")
-    if isinstance(error, ServiceRequestError) and settings.endpoint.startswith("http://"):
-        return SourceUnavailableError(
-            f"The Logs API endpoint {settings.endpoint} is plain HTTP, and Azure tokens are only sent over "
-            "HTTPS. Set an https:// endpoint (https://api.loganalytics.io, or your cloud's).")
     if isinstance(error, ServiceRequestError):
         return SourceUnavailableError(
             f"Could not connect to the Logs API at {settings.endpoint} ({_clip(str(error), 200)}). Check the "
