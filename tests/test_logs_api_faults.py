@@ -8,7 +8,6 @@ the shared cache, the last good answer stays visible, marked stale with its age.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError
 
 from telemetry.cache import CachedSource
+from telemetry.config import LogsApiSettings
 from telemetry.errors import (
     AuthError,
     BadQueryError,
@@ -34,21 +34,10 @@ from telemetry.results import Outcome, QueryResult
 from telemetry.sources.local import LocalSource
 from telemetry.sources.logs_api import LogsApiSource
 from tests.fake_logs_api import FakeLogsApi, Fault, StaticCredential, serve
-from tests.test_logs_api_source import assert_same_frames, day_ending, settings_for, source_for
+# The module's running fake (and the autouse fixture clearing its faults) are the source tests'.
+from tests.test_logs_api_source import _no_faults_left, assert_same_frames, day_ending, fake, settings_for, source_for  # noqa: F401
 
 FAST = {"retry_backoff_s": 0.05, "max_retry_wait_s": 1.0, "retry_total": 3}
-
-
-@pytest.fixture(scope="module")
-def fake(demo_store: Path) -> Iterator[FakeLogsApi]:
-    with serve(demo_store) as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def _no_faults_left(fake: FakeLogsApi) -> Iterator[None]:
-    yield
-    fake.clear_faults()
 
 
 @pytest.fixture
@@ -181,8 +170,7 @@ def test_a_wrong_workspace_or_resource_id_says_where_to_find_the_right_one(
     queries, ctx = page
     wrong = {"workspace_id": "00000000-0000-0000-0000-000000000000"} if scope == "workspace" else {
         "resource_id": "/subscriptions/x/resourceGroups/y/providers/microsoft.insights/components/nope"}
-    source = LogsApiSource(settings_for(fake, "workspace").__class__(endpoint=fake.endpoint, **wrong),
-                           StaticCredential(), enforce_https=False)
+    source = LogsApiSource(LogsApiSettings(endpoint=fake.endpoint, **wrong), StaticCredential(), enforce_https=False)
     answers = source.run(queries, ctx)
     assert all(isinstance(a, NotFoundError) and phrase in str(a) for a in answers), answers
 
