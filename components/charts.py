@@ -1,15 +1,25 @@
 """Plotly figure builders: pure functions from a panel's frame to a figure (testable alone).
 
 Colours are left to Streamlit's theme (st.plotly_chart's default), so charts follow light and
-dark; only succeeded/failed get fixed colours, because green and red carry meaning.
+dark; only succeeded/failed get fixed colours, because green and red carry meaning, and p50/p95/p99,
+so the small multiples of one latency chart read alike.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
-__all__ = ["operation_timeline", "outcome_bars", "ranking_bars", "series_chart"]
+from telemetry.model import LogBucket
+
+__all__ = [
+    "duration_histogram", "operation_timeline", "outcome_bars", "percentile_panels", "ranking_bars", "series_chart",
+    "sparkline",
+]
 
 OK_COLOUR = "#2ca02c"
 FAILED_COLOUR = "#d62728"
@@ -68,6 +78,73 @@ def ranking_bars(labels: pd.Series, values: pd.Series, *, x_title: str, text: pd
     fig.update_xaxes(title=x_title, type="log" if log else "linear")
     _layout(fig, "")
     fig.update_layout(height=max(160, 36 * len(labels) + 90), hovermode="closest", showlegend=False)
+    return fig
+
+
+PERCENTILE_COLOURS = {"p50_ms": "#4c78a8", "p95_ms": "#f58518", "p99_ms": "#e45756"}
+MEAN_COLOUR = "#8c8c8c"
+
+
+def percentile_panels(frame: pd.DataFrame, *, max_series: int = 6) -> go.Figure:
+    """p50/p95/p99 over time, one small chart per series (the busiest `max_series`), the mean dotted
+    beside them; durations on a log axis, since a timeout's minute sits beside milliseconds."""
+    busiest = frame.groupby("series")["requests"].sum().sort_values(ascending=False).index[:max_series]
+    fig = make_subplots(rows=len(busiest), cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        subplot_titles=[str(s) for s in busiest])
+    for row, series in enumerate(busiest, start=1):
+        rows = frame[frame["series"] == series]
+        x = rows["bucket"].dt.tz_convert(None)
+        for column, colour in PERCENTILE_COLOURS.items():
+            fig.add_trace(go.Scatter(x=x, y=rows[column].astype("float64"), name=column.removesuffix("_ms"),
+                                     mode="lines", line={"color": colour, "width": 2 if column == "p95_ms" else 1.3},
+                                     legendgroup=column, showlegend=row == 1), row=row, col=1)
+        fig.add_trace(go.Scatter(x=x, y=rows["mean_ms"].astype("float64"), name="mean", mode="lines",
+                                 line={"color": MEAN_COLOUR, "width": 1, "dash": "dot"}, legendgroup="mean",
+                                 showlegend=row == 1), row=row, col=1)
+    fig.update_yaxes(type="log", title_text="ms")
+    _layout(fig, "ms")
+    fig.update_layout(height=140 + 200 * len(busiest), legend={"orientation": "h", "y": 1.0, "yanchor": "bottom",
+                                                               "x": 1, "xanchor": "right"})
+    fig.update_traces(hovertemplate="%{y:,.1f} ms")
+    return fig
+
+
+def _ms(value: float) -> str:
+    return f"{value / 1000:,.3g} s" if value >= 1000 else f"{value:,.3g} ms"
+
+
+def duration_histogram(frame: pd.DataFrame, bucket: LogBucket, *, count: str = "requests",
+                       markers: Mapping[str, float] | None = None) -> go.Figure:
+    """Counts per log bucket (a panel grouped by `bucket`) as equal-width bars on a log-of-duration
+    axis labelled in ms, with dashed lines at `markers` (e.g. {"p50": 41.0, "p95": 312.0})."""
+    k = frame[bucket.alias].astype("float64").to_numpy()
+    low, high = bucket.edges(k)
+    label = [f"{_ms(lo)} – {_ms(hi)}" for lo, hi in zip(low, high, strict=True)]
+    n = bucket.per_decade
+    fig = go.Figure(go.Bar(x=k + 0.5, y=frame[count].astype("float64").to_numpy(), width=1.0, name=count,
+                           customdata=label, hovertemplate=f"%{{customdata}}<br>%{{y:,}} {count}<extra></extra>"))
+    decades = range(int(k.min()) // n, int(k.max()) // n + 2)
+    ticks = [d * n + math.log10(m) * n for d in decades for m in (1, 2, 5)]
+    fig.update_xaxes(tickvals=ticks, ticktext=[_ms(10 ** (t / n)) for t in ticks],
+                     range=[k.min() - 0.5, k.max() + 1.5], title="duration (log scale)")
+    colours = list(PERCENTILE_COLOURS.values())
+    for i, (name, value) in enumerate((markers or {}).items()):
+        if pd.notna(value) and value > 0:
+            fig.add_vline(x=math.log10(value) * n, line={"dash": "dash", "width": 1.5, "color": colours[i % 3]},
+                          annotation={"text": f"{name} {_ms(value)}", "yref": "paper", "y": 1 - 0.08 * i,
+                                      "yanchor": "top"})
+    _layout(fig, count)
+    fig.update_layout(bargap=0.05, hovermode="closest", showlegend=False)
+    return fig
+
+
+def sparkline(x: pd.Series, y: pd.Series, *, hover: str = "%{y:,}", colour: str | None = None) -> go.Figure:
+    """A headline number's trend: a small line without axes, the value shown on hover."""
+    fig = go.Figure(go.Scatter(x=x.dt.tz_convert(None), y=y.astype("float64"), mode="lines", fill="tozeroy",
+                               line={"width": 1.5, "color": colour}, hovertemplate=f"%{{x}}<br>{hover}<extra></extra>"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, rangemode="tozero")
+    fig.update_layout(height=70, margin={"l": 0, "r": 0, "t": 0, "b": 0}, showlegend=False, hovermode="x")
     return fig
 
 

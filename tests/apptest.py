@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -27,3 +28,13 @@ def run_page(page: str, **params: str | list[str]) -> AppTest:
     for key, value in params.items():
         at.query_params[key] = value
     return at.run()
+
+
+def window_params(start: datetime, end: datetime) -> dict[str, str]:
+    """URL parameters of the absolute range [start, end)."""
+    return {"from": start.strftime("%Y-%m-%dT%H:%MZ"), "to": end.strftime("%Y-%m-%dT%H:%MZ")}
+
+
+def texts(at: AppTest, kind: str) -> list[str]:
+    """What the elements of `kind` ("info", "warning", "markdown"…) say, markdown escapes taken out."""
+    return [str(e.value).replace("\\", "") for e in at.get(kind)]

@@ -45,7 +45,6 @@ __all__ = [
     "SLOWEST",
     "SLOWEST_LIMIT",
     "TOTALS",
-    "histogram",
     "page_view",
     "period_row",
     "slowest_operations",
@@ -133,13 +132,6 @@ def period_row(frame: pd.DataFrame, period: str) -> pd.Series | None:
     """The row of a Period-split panel for "current" or "previous"; None when it had no rows."""
     rows = frame[frame["period"] == period]
     return None if rows.empty else rows.iloc[0]
-
-
-def histogram(frame: pd.DataFrame, bucket: LogBucket = HISTOGRAM) -> pd.DataFrame:
-    """The distribution panel with each bucket's edges in ms (`low_ms`, `high_ms`)."""
-    k = frame[bucket.alias].astype("float64").to_numpy()
-    low, high = bucket.edges(k)
-    return frame.assign(low_ms=low, high_ms=high)
 
 
 def slowest_operations(frame: pd.DataFrame) -> pd.DataFrame:
