@@ -42,7 +42,7 @@ from telemetry.kql import render_kql
 from telemetry.model import Column, Earliest, Latest, Listing, Query, RenderContext, SampleValue, Summary, result_columns
 from telemetry.queries import PANELS
 from telemetry.queries.pages import PAGE_VIEWS, page_queries
-from telemetry.schema import WORKSPACE_TABLES, columns, workspace_column, workspace_schema
+from telemetry.schema import WORKSPACE_TABLES, Schema, columns, workspace_column, workspace_schema
 from telemetry.sources.local import LocalSource
 from telemetry.sources.logs_api import DETECTED_TABLES, STATEMENT_SEPARATOR, detection_kql
 
@@ -107,6 +107,7 @@ class Fault:
     retry_after: float | None = None
     delay_s: float = 0.0  # answer this late (status 200: then answer normally; past Prefer wait=N: 504)
     partial: bool = False
+    keep_tables: int | None = None  # partial: only the first tables of a multi-statement answer
     times: int | None = 1  # requests it spoils; None: until cleared
     match: str | None = None  # sub-query faults: the query text contains this
 
@@ -296,7 +297,8 @@ class DetectionAnswers:
     def __call__(self, text: str, window: Window | None) -> Body | None:
         if window is None:
             return None
-        schema = next((s for s in ("classic", "workspace") if detection_kql(s, window) == text), None)
+        schemas: tuple[Schema, ...] = ("classic", "workspace")
+        schema = next((s for s in schemas if detection_kql(s, window) == text), None)
         if schema is None:
             return None
         sql = " UNION ALL ".join(
@@ -415,6 +417,7 @@ class FakeLogsApi:
             answer["statistics"] = {"query": {"executionTime": 0.01, "resourceUsage": {}}}
         if fault is not None and fault.partial:  # data plus an error
             answer["error"] = (fault.body or partial_error())["error"]
+            answer["tables"] = tables[: fault.keep_tables]
         return 200, answer
 
     def batch(self, body: Body) -> Body:

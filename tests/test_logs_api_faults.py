@@ -120,6 +120,17 @@ def test_a_partial_result_keeps_its_data_with_a_warning(
     assert "partial data" in answers[0].warnings[0] and "E_QUERY_RESULT_SET_TOO_LARGE" not in answers[0].warnings[0]
 
 
+def test_partial_data_that_stops_short_leaves_the_last_panels_without_data_and_says_why(
+    fake: FakeLogsApi, demo_store: Path, page: tuple[list[Query], RenderContext]
+) -> None:
+    queries, ctx = page
+    fake.fail_queries(Fault(200, partial=True, keep_tables=2, match=render_kql(queries[0], ctx, "classic")))
+    answers = fast_source(fake, "resource").run(queries, ctx)
+    assert_same_frames(answers[:2], LocalSource(demo_store), queries[:2], ctx)
+    assert_all_failed([answers[2]], SourceUnavailableError, "No data came back for this panel. The Logs API returned "
+                      "partial data", [render_kql(queries[2], ctx, "classic")])
+
+
 def test_an_unknown_column_type_fails_only_that_panel(
     fake: FakeLogsApi, demo_store: Path, page: tuple[list[Query], RenderContext]
 ) -> None:

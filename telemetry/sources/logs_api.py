@@ -279,9 +279,11 @@ class LogsApiSource:
             with ThreadPoolExecutor(max_workers=min(_SERIAL_FALLBACK_WORKERS, len(texts))) as pool:
                 return list(pool.map(self._ask_resource, texts, windows))
         tables, warning = _tables_of(result)
-        if len(tables) != len(texts):
+        if len(tables) > len(texts) or (len(tables) < len(texts) and warning is None):
             raise ValueError(f"the multi-statement query answered {len(tables)} tables for {len(texts)} statements")
-        return [_Answer(table=table, warning=warning) for table in tables]
+        # Partial data may stop short: the statements past the last table get no answer.
+        cut = SourceUnavailableError(f"No data came back for this panel. {warning}")
+        return [_Answer(table=table, warning=warning) for table in tables] + [_Answer(error=cut)] * (len(texts) - len(tables))
 
     def _single(self, result: LogsQueryResult | LogsQueryPartialResult | LogsQueryError) -> _Answer:
         if isinstance(result, LogsQueryError):
@@ -298,6 +300,8 @@ class LogsApiSource:
             frame, warnings = _frame(query, answer.table)
         except TelemetryError as error:
             return _for_query(error, text)
+        except (ValueError, TypeError) as error:  # a value typed_frame cannot read as its column's kind
+            return SourceUnavailableError(f"The Logs API's answer to this panel could not be read: {error}.", query=text)
         if answer.warning:
             warnings = (answer.warning, *warnings)
         return QueryResult(

@@ -146,8 +146,8 @@ def from_query_error(error: LogsQueryError, settings: LogsApiSettings) -> Teleme
 
 
 def _retry_after(error: HttpResponseError) -> float | None:
-    response = error.response
-    raw = response.headers.get("Retry-After") if response is not None else None
+    headers = getattr(error.response, "headers", None) or {}
+    raw = headers.get("Retry-After")  # seconds; an HTTP-date form falls back to the default wait
     try:
         return float(raw) if raw is not None else None
     except ValueError:
