@@ -52,10 +52,26 @@ def day_ending(end: datetime, **filters: Any) -> RenderContext:
     return RenderContext.of(Filters(TimeRange(None, end - timedelta(days=1), end), **filters))
 
 
+def _in_any_tie_order(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(list(frame.columns), kind="stable", ignore_index=True)
+
+
+def assert_ordered_as_asked(frame: pd.DataFrame, query: Any) -> None:
+    keys = [(name, direction) for name, direction in query.order_by if name in frame.columns]
+    if keys and not frame.empty:
+        names = [name for name, _ in keys]
+        ordered = frame.sort_values(names, ascending=[d == "asc" for _, d in keys], kind="stable", ignore_index=True)
+        pd.testing.assert_frame_equal(frame[names], ordered[names], obj=f"{query.name} order")
+
+
 def assert_same_frames(answers: list[Any], local: LocalSource, queries: list[Any], ctx: RenderContext) -> None:
+    """Same columns, dtypes and rows; rows tied on the query's order may come in any order (in
+    Kusto as in DuckDB), so rows are compared sorted, and the order asked for is checked apart."""
     for query, answer in zip(queries, answers, strict=True):
         assert isinstance(answer, QueryResult), f"{query.name}: {answer}"
-        pd.testing.assert_frame_equal(answer.frame, local.run_one(query, ctx).frame, obj=query.name)
+        expected = local.run_one(query, ctx).frame
+        pd.testing.assert_frame_equal(_in_any_tie_order(answer.frame), _in_any_tie_order(expected), obj=query.name)
+        assert_ordered_as_asked(answer.frame, query)
 
 
 @pytest.mark.parametrize("scope", SCOPES)
@@ -209,3 +225,33 @@ def test_every_kql_sent_parses_in_kusto_against_its_scopes_schema(demo_store: Pa
         checks = [("workspace" if r.path == "/v1/$batch" else "classic", q) for r in fresh.requests for q in r.queries]
     assert any(STATEMENT_SEPARATOR in q for _, q in checks)  # the resource scope's multi-statement query
     assert_valid_kql(checks)
+
+
+class _RecordingAzureCredential:
+    """Stands in for azure-identity's DefaultAzureCredential (a boundary: it would sign in for real)."""
+
+    made: list[dict[str, Any]] = []  # constructor arguments, per credential made
+    asked: list[dict[str, Any]] = []  # get_token keyword arguments, per token asked
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.made.append(kwargs)
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        self.asked.append(kwargs)
+        return StaticCredential().get_token(*scopes)
+
+
+def test_the_default_credential_asks_for_tokens_of_the_configured_tenant(monkeypatch: pytest.MonkeyPatch) -> None:
+    import azure.identity
+
+    from telemetry.sources.logs_api import default_credential
+
+    monkeypatch.setattr(azure.identity, "DefaultAzureCredential", _RecordingAzureCredential)
+    _RecordingAzureCredential.made.clear()
+    _RecordingAzureCredential.asked.clear()
+    plain = default_credential(LogsApiSettings(workspace_id=WORKSPACE_ID))
+    tenanted = default_credential(LogsApiSettings(workspace_id=WORKSPACE_ID, tenant_id="contoso.onmicrosoft.com"))
+    tenanted.get_token("https://api.loganalytics.io/.default")
+    assert isinstance(plain, _RecordingAzureCredential) and _RecordingAzureCredential.made[0] == {}
+    assert _RecordingAzureCredential.made[1]["additionally_allowed_tenants"] == ["contoso.onmicrosoft.com"]
+    assert _RecordingAzureCredential.asked == [{"tenant_id": "contoso.onmicrosoft.com"}]
