@@ -15,6 +15,7 @@ from telemetry.filters import Filters
 # A url path must not be a file name under pages/: Streamlit would run that file on its own,
 # without app.py and its sidebar, when a link opens it (its legacy pages/ routing).
 PAGES: Final = (
+    ("pages/overview.py", "Overview", ":material/monitor_heart:", "home"),
     ("pages/requests.py", "Request rate", ":material/show_chart:", "request-rate"),
     ("pages/latency.py", "Latency", ":material/timer:", "response-times"),
     ("pages/failures.py", "Failure rate", ":material/error:", "failure-rate"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 from telemetry.model import PanelFactory, Query
-from telemetry.queries import dependencies, exceptions, failures, latency, requests, traces
+from telemetry.queries import dependencies, exceptions, failures, latency, overview, requests, traces
 
 __all__ = ["PANELS", "panel"]
 
@@ -21,6 +21,7 @@ PANELS: Final[dict[str, PanelFactory]] = {
     **failures.PANELS,
     **dependencies.PANELS,
     **latency.PANELS,
+    **overview.PANELS,
 }
 
 
