@@ -3,10 +3,12 @@ fails and how long it takes; for one chosen dependency, its codes and the operat
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import streamlit as st
 
-from components.charts import FAILED_COLOUR, ranking_bars, series_chart
+from components.charts import FAILED_COLOUR, duration_histogram, ranking_bars, series_chart
 from components.filters import current_filters, link_params, url_params
 from components.metrics import change_metric
 from components.navigation import NARROW_COLUMN, narrow_links, page_href
@@ -17,8 +19,9 @@ from components.telemetry_rows import plain
 from components.url_params import set_params, synced_key
 from components.view import live, page_heading
 from telemetry.filters import _clean_text, grain_name
-from telemetry.model import RenderContext
+from telemetry.model import Query, RenderContext
 from telemetry.queries.dependencies import chosen_queries, dependency_table, label, page_view
+from telemetry.queries.latency import HISTOGRAM
 from telemetry.queries.failures import failure_rate
 from telemetry.results import Outcome, QueryResult
 
@@ -150,17 +153,40 @@ def _callers(result: QueryResult) -> None:
     )
 
 
-def _chosen_panels(target: str, queries: list, outcomes: list[Outcome], ctx: RenderContext) -> None:
+def _chosen_figures(result: QueryResult) -> None:
+    row = failure_rate(result.frame, "calls").iloc[0]
+    cols = st.columns(5)
+    cols[0].metric("Calls", f"{int(row['calls']):,}")
+    cols[1].metric("Failure rate", f"{row['failure_rate']:.2%}" if pd.notna(row["failure_rate"]) else "–")
+    for col, p in zip(cols[2:], ("p50", "p95", "p99"), strict=True):
+        col.metric(f"{p} duration", f"{row[f'{p}_ms']:,.1f} ms" if pd.notna(row[f"{p}_ms"]) else "–")
+
+
+def _distribution(result: QueryResult, figures: Outcome) -> None:
+    row = figures.frame.iloc[0] if isinstance(figures, QueryResult) and not figures.empty else None
+    markers = {} if row is None else {p: float(row[f"{p}_ms"]) for p in ("p50", "p95", "p99")}
+    st.plotly_chart(duration_histogram(result.frame, HISTOGRAM, count="calls", markers=markers),
+                    key="dependencies.distribution.chart")
+    st.caption(f"{HISTOGRAM.per_decade} buckets a decade; bars count calls as sums of itemCount.")
+
+
+def _chosen_panels(target: str, queries: list[Query], outcomes: list[Outcome], ctx: RenderContext) -> None:
     none = _nothing(ctx, f"calls to {plain(target)}")
-    codes_query, callers_query = queries
-    codes_out, callers_out = outcomes
+    figures_out, distribution_out, codes_out, callers_out = outcomes
+    # A summary without groups answers one row even when nothing matched: no calls means empty.
+    if isinstance(figures_out, QueryResult) and not figures_out.empty and not figures_out.frame["calls"].iloc[0]:
+        figures_out = replace(figures_out, frame=figures_out.frame.iloc[0:0])
+    show_panel(f"{plain(target)} at a glance", figures_out, query=queries[0], ctx=ctx, schema=schema,
+               empty_text=none, render=_chosen_figures)
     left, right = st.columns(2)
     with left:
-        show_panel(f"Result codes of {plain(target)}", codes_out, query=codes_query, ctx=ctx, schema=schema,
-                   empty_text=none, render=_codes)
+        show_panel(f"Duration distribution of {plain(target)}", distribution_out, query=queries[1], ctx=ctx,
+                   schema=schema, empty_text=none, render=lambda r: _distribution(r, figures_out))
     with right:
-        show_panel(f"Operations calling {plain(target)}", callers_out, query=callers_query, ctx=ctx, schema=schema,
-                   empty_text=none, render=_callers)
+        show_panel(f"Result codes of {plain(target)}", codes_out, query=queries[2], ctx=ctx, schema=schema,
+                   empty_text=none, render=_codes)
+    show_panel(f"Operations calling {plain(target)}", callers_out, query=queries[3], ctx=ctx, schema=schema,
+               empty_text=none, render=_callers)
 
 
 def _render() -> list[Outcome]:

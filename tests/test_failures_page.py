@@ -28,7 +28,7 @@ from telemetry.queries.failures import (
 from telemetry.queries.requests import RATE
 from telemetry.results import QueryResult
 from telemetry.sources.local import LocalSource
-from tests.apptest import run_page
+from tests.apptest import run_page, texts, window_params
 from tests.conftest import DEMO_DAYS
 from tests.kusto import assert_valid_kql, check_kql
 
@@ -208,14 +208,6 @@ def test_failures_read_the_classic_string_and_the_workspace_bool_in_every_panel(
 # --- the page ---------------------------------------------------------------------------------
 
 
-def _range(start: datetime, end: datetime) -> dict[str, str]:
-    return {"from": start.strftime("%Y-%m-%dT%H:%MZ"), "to": end.strftime("%Y-%m-%dT%H:%MZ")}
-
-
-def _texts(at, kind: str) -> list[str]:  # type: ignore[no-untyped-def]
-    return [str(e.value) for e in at.get(kind)]
-
-
 @pytest.mark.parametrize("params", [
     {"service": SAMPLED_SERVICE},
     {"service": INCIDENT_SERVICE, "operation": "POST /score", "split": "operation"},
@@ -226,7 +218,7 @@ def test_the_page_shows_the_pandas_failure_rate_under_these_filters(
     app_env: Path, demo_frames: dict[str, pd.DataFrame], demo_end: datetime, params: dict[str, str]
 ) -> None:
     start = demo_end - timedelta(days=2)
-    at = run_page("pages/failures.py", **_range(start, demo_end), **params)
+    at = run_page("pages/failures.py", **window_params(start, demo_end), **params)
     assert not at.exception, [e.value for e in at.exception]
     filters = _filters(start, demo_end, services=tuple(p for p in [params.get("service")] if p),
                        operation=params.get("operation"), result_code=params.get("code"))
@@ -236,7 +228,7 @@ def test_the_page_shows_the_pandas_failure_rate_under_these_filters(
     assert shown["Failed requests"] == f"{rows['failed_items'].sum():,}"
     assert shown["Failure rate"] == f"{rows['failed_items'].sum() / rows['itemCount'].sum():.2%}"
     if params.get("code") == "200":
-        assert any(t.startswith("No failed requests in") for t in _texts(at, "info"))
+        assert any(t.startswith("No failed requests in") for t in texts(at, "info"))
 
 
 @pytest.mark.parametrize("params", [
@@ -248,7 +240,7 @@ def test_the_page_says_there_are_no_requests_instead_of_drawing_empty_axes(
 ) -> None:
     at = run_page("pages/failures.py", **params)
     assert not at.exception, [e.value for e in at.exception]
-    infos = _texts(at, "info")
+    infos = texts(at, "info")
     assert sum(t.startswith("No requests in") for t in infos) >= 4, infos
     if "service" in params:
         assert all("no-such-service" in t for t in infos if t.startswith("No requests in"))
@@ -258,7 +250,7 @@ def test_the_page_says_there_are_no_requests_instead_of_drawing_empty_axes(
 def test_the_exceptions_behind_the_failures_link_to_their_group_on_the_exceptions_page(
     app_env: Path, demo_end: datetime
 ) -> None:
-    at = run_page("pages/failures.py", **_range(demo_end - timedelta(days=7), demo_end))
+    at = run_page("pages/failures.py", **window_params(demo_end - timedelta(days=7), demo_end))
     assert not at.exception
     (table,) = [d for d in at.dataframe if "open" in d.value.columns]
     link = urlsplit(table.value["open"].iloc[0])
@@ -270,6 +262,6 @@ def test_the_exceptions_behind_the_failures_link_to_their_group_on_the_exception
 
 
 def test_one_panel_alone_shows_only_that_panel(app_env: Path, demo_end: datetime) -> None:
-    at = run_page("pages/failures.py", **_range(demo_end - timedelta(days=7), demo_end), panel="failures.rate")
+    at = run_page("pages/failures.py", **window_params(demo_end - timedelta(days=7), demo_end), panel="failures.rate")
     assert not at.exception
     assert not at.title and len(at.get("plotly_chart")) == 1 and not at.metric

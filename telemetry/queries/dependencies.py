@@ -1,6 +1,6 @@
 """Dependency panels: the calls a service makes (model blobs, feature stores, SQL, HTTP), how
-many fail and how long they take, per target and type; and, for one chosen target, its result
-codes and the operations that call it.
+many fail and how long they take, per target and type; and, for one chosen target, its duration
+distribution (the latency page's log buckets), its result codes and the operations that call it.
 
 A dependency row carries the operation_Name and operation_Id of the request it was made in, so
 the sidebar's service and operation narrow dependencies directly, and "which operations call
@@ -26,9 +26,9 @@ from telemetry.model import (
     Summary,
     TimeBin,
     WeightedMean,
-    WeightedPercentile,
 )
 from telemetry.queries.failures import failure_rate
+from telemetry.queries.latency import HISTOGRAM, PERCENTILES
 
 __all__ = [
     "OVER_TIME",
@@ -39,12 +39,14 @@ __all__ = [
     "chosen_queries",
     "codes",
     "dependency_table",
+    "distribution",
     "label",
     "page_view",
+    "percentiles",
 ]
 
 _CALLS: Final = (ItemCount("calls"), ItemCount("failed", Failed()))
-_P95: Final = WeightedPercentile("p95_ms", "duration", 95)
+_P95: Final = PERCENTILES[1]
 _TARGET: Final = (Column("target"), Column("type"))
 
 TOTALS: Final = Summary(
@@ -69,15 +71,36 @@ OVER_TIME: Final = Summary(
 TARGETS: Final = Summary(
     name="dependencies.targets",
     table="dependencies",
-    measures=(*_CALLS, WeightedPercentile("p50_ms", "duration", 50), _P95,
-              WeightedPercentile("p99_ms", "duration", 99), WeightedMean("mean_ms", "duration"),
-              DistinctCount("services", "cloud_RoleName")),
+    measures=(*_CALLS, *PERCENTILES, WeightedMean("mean_ms", "duration"), DistinctCount("services", "cloud_RoleName")),
     by=_TARGET,
     order_by=(("calls", "desc"), ("target", "asc"), ("type", "asc")),
     limit=500,
     description="Per dependency target and type in the range: calls, failed calls, weighted p50/p95/p99 and "
                 "mean duration (ms), and how many services call it.",
 )
+
+
+def percentiles(target: str = "") -> Summary:
+    return Summary(
+        name="dependencies.percentiles",
+        table="dependencies",
+        where=(Equals("target", target),),
+        measures=(*_CALLS, *PERCENTILES),
+        description="The chosen dependency's calls, failed calls and weighted p50/p95/p99 duration (ms).",
+    )
+
+
+def distribution(target: str = "") -> Summary:
+    return Summary(
+        name="dependencies.distribution",
+        table="dependencies",
+        where=(Equals("target", target),),
+        measures=(ItemCount("calls"),),
+        by=(HISTOGRAM,),
+        order_by=((HISTOGRAM.alias, "asc"),),
+        description=f"The chosen dependency's calls (sum of itemCount) per duration bucket: bucket k holds "
+                    f"durations from 10^(k/{HISTOGRAM.per_decade}) to 10^((k+1)/{HISTOGRAM.per_decade}) ms.",
+    )
 
 
 def codes(target: str = "") -> Summary:
@@ -111,6 +134,8 @@ PANELS: Final[dict[str, PanelFactory]] = {
     TOTALS.name: lambda: TOTALS,
     OVER_TIME.name: lambda: OVER_TIME,
     TARGETS.name: lambda: TARGETS,
+    "dependencies.percentiles": percentiles,
+    "dependencies.distribution": distribution,
     "dependencies.codes": codes,
     "dependencies.callers": callers,
 }
@@ -123,7 +148,7 @@ def page_view() -> list[Query]:
 
 def chosen_queries(target: str) -> list[Query]:
     """The panels of one chosen dependency, asked in the same batch as the page's."""
-    return [codes(target), callers(target)]
+    return [percentiles(target), distribution(target), codes(target), callers(target)]
 
 
 def label(frame: pd.DataFrame) -> pd.Series:
