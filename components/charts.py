@@ -81,7 +81,7 @@ def ranking_bars(labels: pd.Series, values: pd.Series, *, x_title: str, text: pd
     return fig
 
 
-PERCENTILE_COLOURS = {"p50_ms": "#4c78a8", "p95_ms": "#f58518", "p99_ms": "#e45756"}
+PERCENTILE_COLOURS = {"p50_ms": "#5b9bd5", "p95_ms": "#f58518", "p99_ms": "#a66bd3"}
 MEAN_COLOUR = "#8c8c8c"
 
 
@@ -101,7 +101,7 @@ def percentile_panels(frame: pd.DataFrame, *, max_series: int = 6) -> go.Figure:
         fig.add_trace(go.Scatter(x=x, y=rows["mean_ms"].astype("float64"), name="mean", mode="lines",
                                  line={"color": MEAN_COLOUR, "width": 1, "dash": "dot"}, legendgroup="mean",
                                  showlegend=row == 1), row=row, col=1)
-    fig.update_yaxes(type="log", title_text="ms")
+    fig.update_yaxes(type="log", dtick=1, title_text="ms")  # a tick a decade: 1, 10, 100 ms…
     _layout(fig, "ms")
     fig.update_layout(height=140 + 200 * len(busiest), legend={"orientation": "h", "y": 1.0, "yanchor": "bottom",
                                                                "x": 1, "xanchor": "right"})
@@ -138,12 +138,15 @@ def duration_histogram(frame: pd.DataFrame, bucket: LogBucket, *, count: str = "
     return fig
 
 
-def sparkline(x: pd.Series, y: pd.Series, *, hover: str = "%{y:,}", colour: str | None = None) -> go.Figure:
-    """A headline number's trend: a small line without axes, the value shown on hover."""
-    fig = go.Figure(go.Scatter(x=x.dt.tz_convert(None), y=y.astype("float64"), mode="lines", fill="tozeroy",
-                               line={"width": 1.5, "color": colour}, hovertemplate=f"%{{x}}<br>{hover}<extra></extra>"))
+def sparkline(x: pd.Series, y: pd.Series, *, hover: str = "%{y:,}", colour: str | None = None,
+              log: bool = False) -> go.Figure:
+    """A headline number's trend: a small line without axes, the value shown on hover; `log` for
+    durations, where one timeout's minute would flatten a week of milliseconds."""
+    fig = go.Figure(go.Scatter(x=x.dt.tz_convert(None), y=y.astype("float64"), mode="lines",
+                               fill=None if log else "tozeroy", line={"width": 1.5, "color": colour},
+                               hovertemplate=f"%{{x}}<br>{hover}<extra></extra>"))
     fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, rangemode="tozero")
+    fig.update_yaxes(visible=False, type="log" if log else "linear", rangemode="normal" if log else "tozero")
     fig.update_layout(height=70, margin={"l": 0, "r": 0, "t": 0, "b": 0}, showlegend=False, hovermode="x")
     return fig
 

@@ -67,7 +67,8 @@ def _card(card: Card, totals: QueryResult, trend_outcome: Outcome) -> None:
     if isinstance(trend_outcome, QueryResult) and not trend_outcome.empty:
         values = trend(trend_outcome.frame, card.figure, card.total)
         hover = card.fmt.replace("{:", "%{y:")  # the same format, in Plotly's hover syntax
-        st.plotly_chart(sparkline(values.index.to_series(), values, hover=hover, colour=card.colour),
+        st.plotly_chart(sparkline(values.index.to_series(), values, hover=hover, colour=card.colour,
+                                  log=card.figure == "p95_ms"),
                         key=f"{card.panel_id}.trend", config={"displayModeBar": False})
     elif isinstance(trend_outcome, QueryResult):
         st.caption(f"No {card.what} in this range to draw a trend from.")

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.browser
 RANGE = "range=7d"
 URL_PATHS = ["" if i == 0 else url for i, (_, _, _, url) in enumerate(PAGES)]
 CHART = ".js-plotly-plot .main-svg"
+REQUESTS = "request-rate"  # the request-rate page (the overview is the default page, at /)
 
 
 def _open(page: Page, url: str) -> None:
@@ -38,13 +39,13 @@ def test_every_page_draws_without_an_exception_box(page: Page, app_url: str, pat
 
 
 def test_the_request_page_draws_its_plotly_charts(page: Page, app_url: str) -> None:
-    _open(page, f"{app_url}/?{RANGE}")
+    _open(page, f"{app_url}/{REQUESTS}?{RANGE}")
     expect(page.locator(CHART).first).to_be_visible(timeout=30_000)
     assert page.locator(CHART).count() >= 2
 
 
 def test_a_copied_link_reopens_the_same_filters_in_a_new_browser(page: Page, app_url: str) -> None:
-    _open(page, f"{app_url}/?range=6h&split=operation&grain=15m")
+    _open(page, f"{app_url}/{REQUESTS}?range=6h&split=operation&grain=15m")
     page.get_by_role("button", name=re.compile("Copy link")).click()
     link = page.locator('[data-testid="stPopoverBody"] code').inner_text().strip()
     assert "range=6h" in link and "split=operation" in link and "grain=15m" in link
@@ -61,13 +62,13 @@ def test_a_copied_link_reopens_the_same_filters_in_a_new_browser(page: Page, app
 
 
 def test_embed_mode_hides_the_sidebar_and_shows_the_charts(page: Page, app_url: str) -> None:
-    _open(page, f"{app_url}/?{RANGE}&embed=true")
+    _open(page, f"{app_url}/{REQUESTS}?{RANGE}&embed=true")
     expect(page.locator('[data-testid="stSidebar"]')).to_have_count(0)
     expect(page.locator(CHART).first).to_be_visible(timeout=30_000)
 
 
 def test_single_panel_mode_shows_one_chart_alone(page: Page, app_url: str) -> None:
-    _open(page, f"{app_url}/?{RANGE}&embed=true&panel=requests.rate")
+    _open(page, f"{app_url}/{REQUESTS}?{RANGE}&embed=true&panel=requests.rate")
     expect(page.locator(CHART).first).to_be_visible(timeout=30_000)
     assert page.locator(".js-plotly-plot").count() == 1
     expect(page.locator("h1")).to_have_count(0)
@@ -75,7 +76,7 @@ def test_single_panel_mode_shows_one_chart_alone(page: Page, app_url: str) -> No
 
 
 def test_csv_download_returns_the_tables_rows(page: Page, app_url: str) -> None:
-    _open(page, f"{app_url}/?{RANGE}")
+    _open(page, f"{app_url}/{REQUESTS}?{RANGE}")
     with page.expect_download() as download_info:
         page.get_by_role("button", name="CSV", exact=True).first.click()
     text = download_info.value.path().read_text()
@@ -85,7 +86,7 @@ def test_csv_download_returns_the_tables_rows(page: Page, app_url: str) -> None:
 
 
 def test_a_charts_data_downloads_as_csv_from_its_details(page: Page, app_url: str) -> None:
-    _open(page, f"{app_url}/?{RANGE}&embed=true&panel=requests.rate")
+    _open(page, f"{app_url}/{REQUESTS}?{RANGE}&embed=true&panel=requests.rate")
     page.get_by_text("Query behind this panel").click()
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Data as CSV").click()
@@ -95,7 +96,7 @@ def test_a_charts_data_downloads_as_csv_from_its_details(page: Page, app_url: st
 
 
 def test_dark_theme_applies_to_the_charts(page: Page, app_url: str) -> None:
-    _open(page, f"{app_url}/?{RANGE}&embed=true&embed_options=dark_theme")
+    _open(page, f"{app_url}/{REQUESTS}?{RANGE}&embed=true&embed_options=dark_theme")
     expect(page.locator(CHART).first).to_be_visible(timeout=30_000)
     tick = page.locator(".js-plotly-plot .xtick text").first
     fill = tick.evaluate("e => getComputedStyle(e).fill")
@@ -104,7 +105,7 @@ def test_dark_theme_applies_to_the_charts(page: Page, app_url: str) -> None:
 
 
 def test_auto_refresh_updates_the_timestamp(page: Page, app_url: str) -> None:
-    _open(page, f"{app_url}/?{RANGE}&refresh=30s")
+    _open(page, f"{app_url}/{REQUESTS}?{RANGE}&refresh=30s")
     stamp = page.get_by_text(re.compile(r"updated \d\d:\d\d:\d\d UTC"))
     expect(stamp).to_be_visible()
     first = stamp.inner_text()
