@@ -8,6 +8,7 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
+from components.chart_choice import choosable_chart
 from components.charts import FAILED_COLOUR, duration_histogram, ranking_bars, series_chart
 from components.filters import current_filters, link_params, url_params
 from components.metrics import change_metric
@@ -29,8 +30,16 @@ RANKED = 5  # dependencies in the slowest and most failing charts
 
 filters = current_filters()
 schema = current_source().kql_schema
+
+
+def _chosen(warnings: list[str] | None = None) -> str | None:
+    """The dependency target in the URL. Read inside the panels' fragment too: the chooser below
+    re-runs only the fragment, and the URL is what it changed."""
+    return _clean_text("dependency", (url_params().get("dependency") or [""])[0], [] if warnings is None else warnings)
+
+
 _warnings: list[str] = []
-chosen = _clean_text("dependency", (url_params().get("dependency") or [""])[0], _warnings)
+_chosen(_warnings)
 _ctx = RenderContext.of(filters)
 page_heading("Dependencies", f"{filters.time.label()} · bins of {grain_name(_ctx.grain)} · times in UTC · "
              "calls as sums of itemCount, durations as itemCount-weighted percentiles"
@@ -72,14 +81,17 @@ def _over_time(result: QueryResult) -> None:
         figure.update_yaxes(tickformat=".1%", rangemode="tozero")
     elif measure == "p95_ms":
         figure.update_yaxes(type="log")  # model downloads take seconds, feature lookups milliseconds
-    st.plotly_chart(figure.update_layout(legend_y=-0.3, height=360), key="dependencies.over_time.chart")
+    targets = dict(zip(frame["series"], frame["target"].astype(str), strict=True))
+    choosable_chart(figure.update_layout(legend_y=-0.3, height=360), key="dependencies.over_time.chart",
+                    choose=lambda series: set_params(dependency=targets[series]))
+    st.caption("Click a bar or point to show that dependency's distribution, result codes and callers below.")
 
 
 def _dependency_link(target: str) -> str:
     return page_href("pages/dependencies.py", link_params(filters, dependency=target))
 
 
-def _targets(result: QueryResult) -> None:
+def _targets(result: QueryResult, chosen: str | None) -> None:
     table = dependency_table(result.frame).assign(
         dependency=label(result.frame), details=[_dependency_link(str(t)) for t in result.frame["target"]])
     st.dataframe(
@@ -95,10 +107,10 @@ def _targets(result: QueryResult) -> None:
             "details": st.column_config.LinkColumn("Details", display_text="codes and callers"),
         },
     )
-    _choose(list(dict.fromkeys(table["target"].astype(str))))
+    _choose(list(dict.fromkeys(table["target"].astype(str))), chosen)
 
 
-def _choose(targets: list[str]) -> None:
+def _choose(targets: list[str], chosen: str | None) -> None:
     choices = ["", *targets]
     if chosen and chosen not in choices:
         choices.append(chosen)  # a link to a dependency with no calls in this range still opens
@@ -135,12 +147,12 @@ def _codes(result: QueryResult) -> None:
                                                   "share": "Share", "failed": "Failed"})
 
 
-def _callers(result: QueryResult) -> None:
+def _callers(result: QueryResult, chosen: str) -> None:
     frame = failure_rate(result.frame, "calls")
     frame = frame.assign(
         operation=frame["operation"].mask(frame["operation"] == "", "(none: outside a request, e.g. start-up)"),
         narrow=narrow_links("pages/dependencies.py", filters, frame["service"], result.frame["operation"],
-                            **({"dependency": chosen} if chosen else {})))
+                            dependency=chosen))
     st.dataframe(
         frame, hide_index=True, key="dependencies.callers.table",
         column_order=["operation", "service", "calls", "failed", "failure_rate", "p95_ms", "narrow"],
@@ -186,11 +198,12 @@ def _chosen_panels(target: str, queries: list[Query], outcomes: list[Outcome], c
         show_panel(f"Result codes of {plain(target)}", codes_out, query=queries[2], ctx=ctx, schema=schema,
                    empty_text=none, render=_codes)
     show_panel(f"Operations calling {plain(target)}", callers_out, query=queries[3], ctx=ctx, schema=schema,
-               empty_text=none, render=_callers)
+               empty_text=none, render=lambda r: _callers(r, target))
 
 
 def _render() -> list[Outcome]:
     ctx = RenderContext.of(filters)
+    chosen = _chosen()
     queries = page_view()
     extra = chosen_queries(chosen) if chosen else []
     outcomes = run_panels([*queries, *extra], ctx)
@@ -208,7 +221,7 @@ def _render() -> list[Outcome]:
         show_panel(f"Most failing {RANKED}", targets_out, query=queries[2], ctx=ctx, schema=schema,
                    empty_text=nothing, panel_id="dependencies.failing", render=_failing)
     show_panel("Dependencies", targets_out, query=queries[2], ctx=ctx, schema=schema, empty_text=nothing,
-               render=_targets)
+               render=lambda r: _targets(r, chosen))
     if chosen:
         if isinstance(targets_out, QueryResult) and chosen not in set(targets_out.frame["target"].astype(str)):
             st.warning(f"No calls to dependency {plain(chosen)} in this range: check the target, or widen the range.",

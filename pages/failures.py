@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.chart_choice import choosable_chart, narrow_to_series
 from components.charts import series_chart
 from components.filters import current_filters, link_params
 from components.metrics import change_metric
@@ -38,11 +39,15 @@ def _totals(result: QueryResult, ctx: RenderContext) -> None:
 
 def _rate_chart(result: QueryResult) -> None:
     figure = series_chart(failure_rate(result.frame), "failure_rate", y_title="failure rate", kind="line")
-    st.plotly_chart(figure.update_yaxes(tickformat=".1%", rangemode="tozero"), key="failures.rate.chart")
+    choosable_chart(figure.update_yaxes(tickformat=".1%", rangemode="tozero"), key="failures.rate.chart",
+                    choose=narrow_to_series)
+    st.caption(f"Click a point to narrow the whole dashboard to its {filters.split}.")
 
 
 def _failed_chart(result: QueryResult) -> None:
-    st.plotly_chart(series_chart(result.frame, "failed", y_title="failed requests"), key="failures.failed.chart")
+    choosable_chart(series_chart(result.frame, "failed", y_title="failed requests"), key="failures.failed.chart",
+                    choose=narrow_to_series)
+    st.caption(f"Click a bar to narrow the whole dashboard to its {filters.split}.")
 
 
 def _codes_chart(result: QueryResult) -> None:
