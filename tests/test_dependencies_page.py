@@ -279,13 +279,16 @@ def test_the_page_says_there_are_no_calls_instead_of_drawing_empty_axes(
     assert not at.get("plotly_chart")
 
 
-def test_an_unknown_dependency_is_said_and_the_rest_of_the_page_works(app_env: Path, demo_end: datetime) -> None:
+@pytest.mark.parametrize("target", ["no-such-host.example", 'x" or 1==1 //', "ünï 😀 | take 1", "*features*"])
+def test_an_unknown_dependency_is_said_and_the_rest_of_the_page_works(
+    app_env: Path, demo_end: datetime, target: str
+) -> None:
     at = run_page("pages/dependencies.py", **window_params(demo_end - timedelta(days=2), demo_end),
-                  dependency="no-such-host.example")
+                  dependency=target)
     assert not at.exception
-    assert any("No calls to dependency no-such-host.example" in w for w in texts(at, "warning"))
-    assert any(t.startswith("No calls to no-such-host.example") for t in texts(at, "info"))
-    assert len(at.get("plotly_chart")) == 3 and at.metric
+    assert any(f"No calls to dependency {target} in this range" in w for w in texts(at, "warning"))
+    assert sum(t.startswith(f"No calls to {target} in") for t in texts(at, "info")) == 4
+    assert len(at.get("plotly_chart")) == 3 and len(at.metric) == 4
 
 
 def test_a_garbled_dependency_parameter_is_ignored_with_a_warning(app_env: Path) -> None:
