@@ -12,14 +12,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from playwright.async_api import async_playwright
@@ -28,18 +25,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from components.navigation import PAGES  # noqa: E402
+from scripts.run_app import served  # noqa: E402
+from tests.browser.conftest import CHROMIUM_ARGS  # noqa: E402
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 RANGES = ["1h", "6h", "24h", "7d"]
 SERVICES = ["", "churn-regressor", "image-classifier", "fraud-scorer"]
 DRAWN = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _rss_mb(pid: int) -> float:
@@ -47,25 +38,6 @@ def _rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def _serve(store: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "ENDPOINT_MONITOR_STORE": str(store)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as answer:
-                if answer.read() == b"ok":
-                    return process
-        except OSError:
-            time.sleep(0.3)
-    process.kill()
-    raise TimeoutError("the app did not start")
 
 
 async def _session(browser, base: str, stop_at: float, rng: random.Random, times: list[float],
@@ -102,16 +74,10 @@ async def _load(base: str, sessions: int, seconds: float, seed: int) -> tuple[li
     return times, errors
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", type=Path, required=True)
-    parser.add_argument("--sessions", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=120)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "load_results.json")
-    args = parser.parse_args()
-    port = _free_port()
-    server = _serve(args.store, port)
+def _measure(
+    base: str, server: subprocess.Popen[bytes], args: argparse.Namespace,
+) -> tuple[list[float], list[str], float]:
+    """Drive the sessions while sampling the server's memory; the pages' times, errors and peak RSS."""
     peak = [0.0]
 
     async def _watch() -> None:
@@ -122,21 +88,30 @@ def main() -> int:
     async def _run() -> tuple[list[float], list[str]]:
         watcher = asyncio.create_task(_watch())
         try:
-            return await _load(f"http://127.0.0.1:{port}", args.sessions, args.seconds, args.seed)
+            return await _load(base, args.sessions, args.seconds, args.seed)
         finally:
             watcher.cancel()
 
-    try:
-        times, errors = asyncio.run(_run())
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    times, errors = asyncio.run(_run())
+    return times, errors, peak[0]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", type=Path, required=True)
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "load_results.json")
+    args = parser.parse_args()
+    with served(args.store) as (base, server):
+        times, errors, peak = _measure(base, server, args)
     quantiles = statistics.quantiles(times, n=20) if len(times) >= 2 else [float("nan")] * 19
     result = {
         "store": str(args.store), "sessions": args.sessions, "seconds": args.seconds,
         "pages_drawn": len(times), "errors": len(errors), "error_samples": errors[:10],
         "p50_s": statistics.median(times) if times else None, "p95_s": quantiles[18],
-        "server_peak_rss_mb": round(peak[0], 1),
+        "server_peak_rss_mb": round(peak, 1),
     }
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

@@ -10,4 +10,4 @@ python=${PYTHON:-python3}
 store=${ENDPOINT_MONITOR_STORE:-data/demo.duckdb}
 .venv/bin/python -m telemetry demo --store "$store" --if-stale
 export ENDPOINT_MONITOR_STORE=$store
-exec .venv/bin/streamlit run app.py --server.address 127.0.0.1 --server.port "${PORT:-8501}" "$@"
+exec .venv/bin/python scripts/run_app.py --server.address 127.0.0.1 --server.port "${PORT:-8501}" "$@"

@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from components.navigation import PAGES
+from scripts.run_app import served
 from tests.browser.conftest import screenshot
 
 pytestmark = pytest.mark.browser
@@ -110,3 +112,12 @@ def test_auto_refresh_updates_the_timestamp(page: Page, app_url: str) -> None:
     expect(stamp).to_be_visible()
     first = stamp.inner_text()
     expect(stamp).not_to_have_text(first, timeout=45_000)
+
+
+def test_the_first_visitor_of_a_fresh_server_opens_a_deep_link_without_a_page_not_found(
+    page: Page, live_store: Path,
+) -> None:
+    with served(live_store) as (base, _):
+        _open(page, f"{base}/{URL_PATHS[-1]}?{RANGE}")
+        expect(page.get_by_role("heading", name=PAGES[-1][1])).to_be_visible()
+        expect(page.get_by_text("Page not found")).to_have_count(0)
