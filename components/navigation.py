@@ -26,9 +26,11 @@ PAGES: Final = (
 
 
 def st_pages() -> list[st.Page]:
-    # The first page is the default one and lives at "/": Streamlit ignores its url_path.
+    # The first page is the default one and lives at "/", but Streamlit still names its reruns
+    # by a hash of its url_path: left out, that is the file's stem, the legacy pages/ routing's
+    # name for the file, and a widget's rerun on "/" ran pages/overview.py alone, no sidebar.
     return [
-        st.Page(path, title=title, icon=icon, url_path=None if i == 0 else url, default=(i == 0))
+        st.Page(path, title=title, icon=icon, url_path=url, default=(i == 0))
         for i, (path, title, icon, url) in enumerate(PAGES)
     ]
 
