@@ -11,7 +11,15 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from telemetry.filters import GRAINS, PRESETS, Filters, TimeRange, from_query_params, to_query_params
+from telemetry.filters import (
+    GRAINS,
+    PRESETS,
+    Filters,
+    TimeRange,
+    clean_text,
+    from_query_params,
+    to_query_params,
+)
 
 _SYNCED = "filters.synced"
 _KEYS = ("f.range", "f.frozen", "f.services", "f.operation", "f.code", "f.grain", "f.split")
@@ -24,6 +32,12 @@ VIEW_PARAMS: tuple[str, ...] = ("refresh",)
 
 def url_params() -> dict[str, list[str]]:
     return {key: st.query_params.get_all(key) for key in st.query_params}
+
+
+def url_text(param: str, warnings: list[str] | None = None) -> str | None:
+    """A page's own text parameter (a chosen group, a dependency), cleaned; a bad one is None with
+    a warning. Read it inside a page's panels fragment, not once: a chooser there re-runs only them."""
+    return clean_text(param, (url_params().get(param) or [""])[0], [] if warnings is None else warnings)
 
 
 def read_filters() -> tuple[Filters, list[str]]:

@@ -10,7 +10,7 @@ import streamlit as st
 
 from components.chart_choice import choosable_chart
 from components.charts import FAILED_COLOUR, duration_histogram, ranking_bars, series_chart
-from components.filters import current_filters, link_params, url_params
+from components.filters import current_filters, link_params, url_text
 from components.metrics import change_metric
 from components.navigation import NARROW_COLUMN, narrow_links, page_href
 from components.panels import show_panel
@@ -19,7 +19,7 @@ from components.tables import show_table
 from components.telemetry_rows import plain
 from components.url_params import set_params, synced_key
 from components.view import live, page_heading
-from telemetry.filters import _clean_text, grain_name
+from telemetry.filters import grain_name
 from telemetry.model import Query, RenderContext
 from telemetry.queries.dependencies import chosen_queries, dependency_table, label, page_view
 from telemetry.queries.latency import HISTOGRAM
@@ -32,14 +32,8 @@ filters = current_filters()
 schema = current_source().kql_schema
 
 
-def _chosen(warnings: list[str] | None = None) -> str | None:
-    """The dependency target in the URL. Read inside the panels' fragment too: the chooser below
-    re-runs only the fragment, and the URL is what it changed."""
-    return _clean_text("dependency", (url_params().get("dependency") or [""])[0], [] if warnings is None else warnings)
-
-
 _warnings: list[str] = []
-_chosen(_warnings)
+url_text("dependency", _warnings)  # said once, above the panels
 _ctx = RenderContext.of(filters)
 page_heading("Dependencies", f"{filters.time.label()} · bins of {grain_name(_ctx.grain)} · times in UTC · "
              "calls as sums of itemCount, durations as itemCount-weighted percentiles"
@@ -203,7 +197,7 @@ def _chosen_panels(target: str, queries: list[Query], outcomes: list[Outcome], c
 
 def _render() -> list[Outcome]:
     ctx = RenderContext.of(filters)
-    chosen = _chosen()
+    chosen = url_text("dependency")
     queries = page_view()
     extra = chosen_queries(chosen) if chosen else []
     outcomes = run_panels([*queries, *extra], ctx)

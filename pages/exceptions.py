@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from components.charts import series_chart
-from components.filters import current_filters, link_params, url_params
+from components.filters import current_filters, link_params, url_text
 from components.navigation import PAGES
 from components.panels import empty_text, show_panel
 from components.source import current_source, run_panels
@@ -16,7 +16,7 @@ from components.tables import show_table
 from components.telemetry_rows import capped, plain, show_exception_details
 from components.url_params import set_params, synced_key
 from components.view import live, page_heading
-from telemetry.filters import _clean_text, grain_name
+from telemetry.filters import grain_name
 from telemetry.model import RenderContext
 from telemetry.queries.pages import page_queries
 from telemetry.queries.exceptions import GROUPS, OVER_TIME, SAMPLE_LIMIT, group_table, samples_listing
@@ -27,7 +27,9 @@ TRACES_PAGE = next(url for path, _, _, url in PAGES if path == "pages/traces.py"
 filters = current_filters()
 schema = current_source().kql_schema
 _warnings: list[str] = []
-problem = _clean_text("problem", (url_params().get("problem") or [""])[0], _warnings)
+
+
+url_text("problem", _warnings)  # said once, above the panels
 ctx0 = RenderContext.of(filters)
 page_heading("Exceptions", f"{filters.time.label()} · bins of {grain_name(ctx0.grain)} · times in UTC · "
              "a group is a problemId in one service; new = none in the period of the same length before")
@@ -49,7 +51,7 @@ _GROUP_COLUMNS = {"problem": "problemId", "type": "Type", "service": "Service", 
                   "previous": "Previous period", "new": "New", "message": "Message"}
 
 
-def _groups(result: QueryResult) -> None:
+def _groups(result: QueryResult, problem: str) -> None:
     table = group_table(result.frame)
     new = [plain(f"{r.problem} ({r.service})") for r in table[table["new"]].itertuples()]
     if new:
@@ -103,13 +105,14 @@ def _samples(result: QueryResult) -> None:
 
 def _render() -> list[Outcome]:
     ctx = RenderContext.of(filters)
+    problem = url_text("problem") or ""
     queries = [*page_queries("exceptions"), *([samples_listing(problem)] if problem else [])]
     outcomes = run_panels(queries, ctx)
     nothing = empty_text("exceptions", ctx)
     show_panel("Exceptions over time", outcomes[0], query=OVER_TIME, ctx=ctx, schema=schema, empty_text=nothing,
                render=_over_time)
     show_panel("Exception groups", outcomes[1], query=GROUPS, ctx=ctx, schema=schema, empty_text=nothing,
-               render=_groups)
+               render=lambda r: _groups(r, problem))
     if problem:
         show_panel(f"Group {plain(problem)}", outcomes[2], query=queries[2], ctx=ctx, schema=schema,
                    empty_text=f"No exceptions with problemId {plain(problem)} in {filters.time.label()}; "

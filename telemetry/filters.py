@@ -19,6 +19,7 @@ __all__ = [
     "Filters",
     "Split",
     "TimeRange",
+    "clean_text",
     "Window",
     "from_query_params",
     "to_query_params",
@@ -166,7 +167,7 @@ def _all(value: _ParamValue) -> list[str]:
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _clean_text(name: str, raw: str, warnings: list[str]) -> str | None:
+def clean_text(name: str, raw: str, warnings: list[str]) -> str | None:
     text = raw.strip()
     if not text:
         return None
@@ -181,8 +182,8 @@ def from_query_params(params: Mapping[str, _ParamValue]) -> tuple[Filters, list[
     warnings: list[str] = []
     time = _time_from_params(params, warnings)
     services = _services_from_params(params, warnings)
-    operation = _clean_text("operation", _first(params.get("operation", "")), warnings)
-    result_code = _clean_text("code", _first(params.get("code", "")), warnings)
+    operation = clean_text("operation", _first(params.get("operation", "")), warnings)
+    result_code = clean_text("code", _first(params.get("code", "")), warnings)
 
     grain: str | None = None
     if "grain" in params:
@@ -232,7 +233,7 @@ def _services_from_params(params: Mapping[str, _ParamValue], warnings: list[str]
         return ()
     names: list[str] = []
     for raw in _all(params["service"]):
-        name = _clean_text("service", raw, warnings)
+        name = clean_text("service", raw, warnings)
         if name is not None and name not in names:
             names.append(name)
     if len(names) > MAX_LIST_VALUES:

@@ -15,7 +15,7 @@ from typing import Final, Literal
 
 import pandas as pd
 
-from telemetry.filters import _clean_text
+from telemetry.filters import clean_text
 from telemetry.model import (
     AllOf,
     AnyOf,
@@ -113,8 +113,8 @@ def _page(raw: str, warnings: list[str]) -> int:
 def search_from_params(params: Mapping[str, str | Sequence[str]]) -> tuple[TraceSearch, int, list[str]]:
     """The search and page a URL asks for, and a warning for each parameter that was ignored."""
     warnings: list[str] = []
-    text = _clean_text("q", _first(params.get("q", "")), warnings)
-    op = _clean_text("op", _first(params.get("op", "")), warnings)
+    text = clean_text("q", _first(params.get("q", "")), warnings)
+    op = clean_text("op", _first(params.get("op", "")), warnings)
     match_raw = _first(params.get("match", "")).strip().lower()
     match: Match = "has" if match_raw == "has" else "contains"
     if match_raw not in ("", "has", "contains"):

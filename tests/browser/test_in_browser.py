@@ -121,3 +121,13 @@ def test_the_first_visitor_of_a_fresh_server_opens_a_deep_link_without_a_page_no
         _open(page, f"{base}/{URL_PATHS[-1]}?{RANGE}")
         expect(page.get_by_role("heading", name=PAGES[-1][1])).to_be_visible()
         expect(page.get_by_text("Page not found")).to_have_count(0)
+
+
+def test_choosing_an_exception_group_shows_its_stack_at_once(page: Page, app_url: str) -> None:
+    exceptions_page = next(url for path, _, _, url in PAGES if path == "pages/exceptions.py")
+    _open(page, f"{app_url}/{exceptions_page}?{RANGE}")
+    page.get_by_role("combobox", name="Show a group's stack trace and sample requests").click()
+    page.keyboard.press("ArrowDown")  # the first group
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Stack trace", exact=True)).to_be_visible(timeout=30_000)
+    assert "problem=" in page.url
