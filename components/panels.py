@@ -8,7 +8,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from components.tables import download_buttons
-from components.view import shows
+from components.view import shareable_url, shows
 from telemetry.errors import TelemetryError
 from telemetry.kql import render_kql
 from telemetry.model import Query, RenderContext
@@ -58,6 +58,8 @@ def _details(query: Query, ctx: RenderContext, schema: Schema, outcome: Outcome,
     with st.expander("Query behind this panel"):
         if query.description:
             st.caption(query.description)
+        st.caption(f"This panel alone, for a wiki iframe (panel id `{panel_id}`):")
+        st.code(shareable_url(panel=panel_id, embed="true"), language=None)
         st.code(render_kql(query, ctx, schema), language="kql")
         if isinstance(outcome, QueryResult):
             st.caption(f"{len(outcome.frame):,} rows in {outcome.elapsed_s * 1000:.0f} ms from {outcome.source}")

@@ -47,11 +47,11 @@ def refresh_seconds() -> int | None:
     return REFRESH_CHOICES.get(st.query_params.get("refresh", "off"), None)
 
 
-def shareable_url() -> str:
-    """This view's URL, with every parameter, for pasting into chat or a wiki."""
+def shareable_url(**extra: str) -> str:
+    """This view's URL, with every parameter (and `extra` ones), for pasting into chat or a wiki."""
     base = urlsplit(st.context.url or "http://127.0.0.1:8501/")
-    params = [(key, value) for key in st.query_params for value in st.query_params.get_all(key)]
-    return urlunsplit((base.scheme, base.netloc, base.path, urlencode(params), ""))
+    params = [(key, value) for key in st.query_params if key not in extra for value in st.query_params.get_all(key)]
+    return urlunsplit((base.scheme, base.netloc, base.path, urlencode([*params, *extra.items()]), ""))
 
 
 def live(render: Callable[[], Sequence[Outcome] | None]) -> None:
