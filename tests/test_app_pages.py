@@ -34,7 +34,7 @@ def test_a_page_without_a_store_says_how_to_build_one(tmp_path: Path, monkeypatc
 
 
 def test_every_panels_details_give_a_link_that_shows_it_alone(app_env: Path) -> None:
-    at = _run("pages/requests.py", {"range": "7d", "service": "churn-regressor"})
+    at = _run("pages/requests.py", range="7d", service="churn-regressor")
     links = [c.value for c in at.code if "embed=true" in c.value]
     assert any("panel=requests.rate" in link and "service=churn-regressor" in link for link in links)
     assert any("panel=requests.outcome" in link for link in links)
