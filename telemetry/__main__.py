@@ -3,6 +3,7 @@
     python -m telemetry demo [--store data/demo.duckdb] [--requests-per-day 20000] [--days 7] [--seed 42] [--if-missing]
     python -m telemetry query requests.rate [--range 24h | --from T --to T] [--service S ...] [--format csv|json]
     python -m telemetry kql requests.rate --schema classic|workspace
+    python -m telemetry import PATH... [--store data/imported.duckdb]
     python -m telemetry panels
 """
 
@@ -19,6 +20,7 @@ import duckdb
 
 from telemetry.errors import TelemetryError
 from telemetry.filters import from_query_params
+from telemetry.importer import IMPORT_STORE, run_cli
 from telemetry.kql import render_kql
 from telemetry.model import RenderContext
 from telemetry.queries import PANELS, panel
@@ -61,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
         else:
             sub.add_argument("--schema", choices=("classic", "workspace"), default="classic")
 
+    imports = commands.add_parser("import", help="import exported App Insights telemetry into a local store")
+    imports.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                         help="data export / diagnostic settings JSON, Logs query CSV or continuous export; gzip or plain")
+    imports.add_argument("--store", type=Path, default=IMPORT_STORE)
+
     commands.add_parser("panels", help="list the panels")
     return parser
 
@@ -95,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "demo":
         return _demo(args)
+    if args.command == "import":
+        return run_cli(args.paths, args.store)
     try:
         query = panel(args.panel)
     except (KeyError, TypeError) as error:

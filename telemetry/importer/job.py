@@ -1,0 +1,146 @@
+"""One import: every file staged, then merged into a copy of the store that replaces it."""
+
+from __future__ import annotations
+
+import fcntl
+import glob
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Final
+
+import duckdb
+
+from telemetry.importer.csv_files import CsvExport
+from telemetry.importer.files import FileProblem, peek
+from telemetry.importer.json_files import JsonExport
+from telemetry.importer.staging import Staging, first_row, span_sql
+from telemetry.importer.summary import FileFailure, ImportSummary, Progress, ProgressCallback, utc
+from telemetry.store import DEFAULT_STORE, STORE_TABLES, connect, replacing
+
+__all__ = ["IMPORT_STORE", "ImportFailed", "import_exports", "store_span"]
+
+# Imports go beside the demo store, never into it: rebuilding the demo would drop them.
+IMPORT_STORE: Final = DEFAULT_STORE.with_name("imported.duckdb")
+# DuckDB's share: staged rows past it spill to disk beside the store
+MEMORY_LIMIT: Final = "256MB"
+
+
+class ImportFailed(Exception):
+    """The import as a whole could not run (store busy or unreadable); nothing was changed."""
+
+
+def import_exports(
+    paths: Sequence[Path | str],
+    store: Path | str,
+    *,
+    progress: ProgressCallback | None = None,
+    names: Sequence[str] | None = None,
+) -> ImportSummary:
+    """Add the rows of exported files to the store at `store` (created when missing).
+
+    `names` are what messages call the files (default: the paths as given); an upload saved
+    under a temporary name keeps its own. With no row added the store file is left untouched,
+    so the app's caches of it stay valid.
+    """
+    started = time.perf_counter()
+    files = [Path(p) for p in paths]
+    job = _Job(files, list(names) if names is not None else [str(p) for p in paths], progress or (lambda _p: None))
+    target = Path(store)
+    with _exclusive(target):
+        try:
+            with replacing(target, keep_rows=True) as con:
+                summary = job.run(con, target, started)
+                if summary.rows_added == 0:
+                    raise _Unchanged(summary)
+        except _Unchanged as unchanged:
+            return unchanged.summary
+        except duckdb.Error as error:
+            raise ImportFailed(f"Could not import into {target}: {error}") from error
+    return summary
+
+
+def store_span(path: Path | str) -> tuple[datetime, datetime] | None:
+    """The first and last time of any row in a store (UTC), or None when it has none."""
+    con = connect(path)
+    try:
+        row = first_row(con, span_sql(STORE_TABLES))
+    finally:
+        con.close()
+    return None if row is None or row[0] is None else (utc(row[0]), utc(row[1]))
+
+
+class _Unchanged(Exception):
+    def __init__(self, summary: ImportSummary) -> None:
+        self.summary = summary
+
+
+@contextmanager
+def _exclusive(store: Path) -> Iterator[None]:
+    """One import into a store at a time: two would each copy the store and one would be lost."""
+    store.parent.mkdir(parents=True, exist_ok=True)
+    with open(store.with_name(f".{store.name}.lock"), "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ImportFailed(f"Another import into {store} is running; try again when it ends.") from None
+        _sweep(store)
+        yield
+
+
+def _sweep(store: Path) -> None:
+    """Delete what a killed import left: its half-built copy, with DuckDB's WAL and spill folder.
+    Holding the lock, no other import is writing them."""
+    for leftover in store.parent.glob(f".{glob.escape(store.name)}.*.building*"):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+
+
+class _Job:
+    def __init__(self, files: list[Path], names: list[str], report: ProgressCallback) -> None:
+        self.files = files
+        self.names = names
+        self.report = report
+        self.sizes = [_size(f) for f in files]
+        self.total = sum(self.sizes)
+
+    def run(self, con: duckdb.DuckDBPyConnection, store: Path, started: float) -> ImportSummary:
+        staging = Staging(con, MEMORY_LIMIT)
+        failures = [failure for n in range(len(self.files)) if (failure := self._read(staging, n))]
+        self.report(Progress("", self.total, self.total, staging.records, "writing"))
+        span = staging.span()
+        merged = {table: staging.merge(table) for table in STORE_TABLES}
+        return ImportSummary(
+            store=store, files=len(self.files), added={t: m[0] for t, m in merged.items()},
+            already_present={t: m[1] for t, m in merged.items()}, skipped=staging.skip_groups(self.names),
+            failed=tuple(failures), span=span, elapsed_s=time.perf_counter() - started,
+        )
+
+    def _read(self, staging: Staging, file_no: int) -> FileFailure | None:
+        """Stage one file; a file that cannot be read leaves no row and says why."""
+        path, name = self.files[file_no], self.names[file_no]
+
+        def moved(position: int) -> None:
+            done = sum(self.sizes[:file_no]) + min(position, self.sizes[file_no])
+            self.report(Progress(name, done, self.total, staging.records))
+
+        try:
+            head = peek(path)
+            reader = JsonExport if head[0] in "{[" else CsvExport
+            reader(staging, file_no, path, name, moved).run(head)
+        except FileProblem as problem:
+            staging.forget(file_no)
+            return FileFailure(name, str(problem))
+        return None
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
