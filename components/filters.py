@@ -7,7 +7,7 @@ when the URL changes under them (a link with other filters) they are reset from 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import streamlit as st
 
@@ -55,8 +55,11 @@ def _reset_widgets(filters: Filters) -> None:
     st.session_state[_SYNCED] = filters
 
 
-def filter_sidebar(filters: Filters, services: Sequence[str]) -> Filters:
-    """Draw the filter widgets; return the filters they now say, with the URL updated to match."""
+def filter_sidebar(filters: Filters) -> tuple[Filters, Callable[[Sequence[str]], None]]:
+    """Draw the filter widgets; return the filters they now say, with the URL updated to match,
+    and the function that draws the services picker in the place kept for it. The list of
+    services comes with the page's own batch (one request per page view), so the picker is drawn
+    after the page; the filters already hold its choice, from the widget's state."""
     if st.session_state.get(_SYNCED) != filters or any(k not in st.session_state for k in _KEYS):
         _reset_widgets(filters)
     ranges = [*PRESETS, *([] if filters.time.is_relative else ["custom"])]
@@ -65,8 +68,13 @@ def filter_sidebar(filters: Filters, services: Sequence[str]) -> Filters:
         "Time range", ranges, key="f.range", on_change=_on_time_change,
         format_func=lambda p: f"Last {p}" if p in PRESETS else f"Custom: {filters.time.label()}",
     )
-    options = sorted(set(services) | set(st.session_state["f.services"]))
-    chosen = sb.multiselect("Services", options, key="f.services", placeholder="All services")
+    services_box = sb.container()
+    chosen = list(st.session_state["f.services"])
+
+    def services_picker(services: Sequence[str]) -> None:
+        options = sorted(set(services) | set(chosen))
+        services_box.multiselect("Services", options, key="f.services", placeholder="All services")
+
     operation = sb.text_input("Operation", key="f.operation", placeholder="e.g. POST /score")
     code = sb.text_input("Result code", key="f.code", placeholder="e.g. 500")
     grain = sb.selectbox("Grain", ["auto", *GRAINS], key="f.grain")
@@ -86,7 +94,7 @@ def filter_sidebar(filters: Filters, services: Sequence[str]) -> Filters:
     if chosen_filters != filters:
         write_url(chosen_filters)
         st.session_state[_SYNCED] = chosen_filters
-    return chosen_filters
+    return chosen_filters, services_picker
 
 
 def _on_time_change() -> None:

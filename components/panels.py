@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from components.connect import portal_link_button
 from components.tables import download_buttons
 from components.view import shareable_url, shows
 from telemetry.errors import TelemetryError
@@ -60,7 +61,9 @@ def _details(query: Query, ctx: RenderContext, schema: Schema, outcome: Outcome,
             st.caption(query.description)
         st.caption(f"This panel alone, for a wiki iframe (panel id `{panel_id}`):")
         st.code(shareable_url(panel=panel_id, embed="true"), language=None)
-        st.code(render_kql(query, ctx, schema), language="kql")
+        kql = render_kql(query, ctx, schema)
+        st.code(kql, language="kql")
+        portal_link_button(kql, ctx.read_window(query))
         if isinstance(outcome, QueryResult):
             st.caption(f"{len(outcome.frame):,} rows in {outcome.elapsed_s * 1000:.0f} ms from {outcome.source}")
             if not outcome.empty:
