@@ -136,8 +136,9 @@ def connect_sidebar(source_label: str) -> None:
 def _how_to_connect() -> None:
     with st.sidebar.popover("How to connect to Azure", icon=":material/help:"):
         st.markdown(readme_section(README_SECTION) or
-                    "See the README's *Connect to Azure*: the roles to ask for, sign-in (az login, managed "
-                    "identity, service principal, workload identity) and the settings.")
+                    "See the README's *Connect to Azure*: the role to ask for (Log Analytics Reader on the "
+                    "workspace, or Monitoring Reader on the Application Insights resource), signing in (az login, "
+                    "managed identity, service principal, workload identity) and the settings.")
 
 
 @cache

@@ -8,20 +8,25 @@ from __future__ import annotations
 import base64
 import gzip
 import tomllib
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import pandas as pd
 import pytest
+from streamlit.testing.v1 import AppTest
 
-from telemetry.config import CLOUDS, ConfigError, LogsApiSettings, load_configuration, parse_settings
+from components.navigation import PAGES
+from telemetry.config import CLOUDS, ENV_VARS, ConfigError, LogsApiSettings, load_configuration, parse_settings
 from telemetry.filters import Filters, TimeRange, Window
 from telemetry.kql import render_kql
 from telemetry.model import RenderContext
 from telemetry.portal import logs_portal_url
 from telemetry.queries import panel
-from tests.fake_logs_api import RESOURCE_ID, WORKSPACE_ID
+from tests.apptest import run_page, texts
+from tests.azure_login import configure, day, fake, signed_in  # noqa: F401 (fixtures)
+from tests.fake_logs_api import RESOURCE_ID, WORKSPACE_ID, FakeLogsApi, Fault
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKSPACE_ARM_ID = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/ml-serving"
@@ -165,3 +170,156 @@ def test_a_sovereign_cloud_links_to_its_own_portal_and_the_tenant_is_kept(cloud:
 def test_a_workspace_known_only_by_its_guid_gets_no_portal_link() -> None:
     window = Window(datetime.fromisoformat("2026-11-19T00:00:00+00:00"), datetime.fromisoformat("2026-11-20T00:00:00+00:00"))
     assert logs_portal_url(LogsApiSettings(workspace_id=WORKSPACE_ID), "AppRequests | take 1", window) is None
+
+
+# --- the app: the sidebar's source and its "Data source" form -------------------------------------
+
+def source_caption(at: AppTest) -> str:
+    return next(c for c in texts(at, "caption") if c.startswith("Source: "))
+
+
+def fill_form(at: AppTest, kind: str, ident: str = "", endpoint: str | None = None, tenant: str = "") -> AppTest:
+    at.sidebar.radio(key="connect.kind").set_value(kind)
+    at.sidebar.text_input(key="connect.id").input(ident)
+    if endpoint is not None:
+        at.sidebar.selectbox(key="connect.endpoint").set_value(endpoint)
+    at.sidebar.text_input(key="connect.tenant").input(tenant)
+    next(b for b in at.sidebar.button if b.label == "Connect").click()
+    return at.run()
+
+
+def sidebar_says(at: AppTest, kind: str) -> list[str]:
+    return [str(e.value) for e in at.sidebar.get(kind)]
+
+
+def test_without_configuration_the_app_reads_the_local_store_and_says_how_to_connect(signed_in: Path, day: dict[str, str]) -> None:
+    at = run_page(PAGES[0][0], **day)
+    assert not at.exception
+    assert source_caption(at) == "Source: **local demo data**"
+    assert any("set ENDPOINT_MONITOR_WORKSPACE_ID (or ENDPOINT_MONITOR_RESOURCE_ID)" in c for c in texts(at, "caption"))
+    how = " ".join(sidebar_says(at, "markdown"))
+    assert "az login" in how and "Log Analytics Reader" in how, "the README's instructions, or where to find them"
+    assert at.main.get("plotly_chart") and not at.main.error
+
+
+def test_an_unusable_configuration_is_explained_and_the_app_stays_on_the_local_store(
+    signed_in: Path, monkeypatch: pytest.MonkeyPatch, day: dict[str, str]
+) -> None:
+    monkeypatch.setenv(ENV_VARS["workspace_id"], "ml-logs")
+    at = run_page("pages/requests.py", **day)
+    assert not at.exception and source_caption(at) == "Source: **local demo data**"
+    (error,) = sidebar_says(at, "error")
+    assert "cannot be used, so the app reads the local store" in error and "ENDPOINT_MONITOR_WORKSPACE_ID" in error
+    assert at.main.get("plotly_chart") and not at.main.error
+
+
+def expected_detection(frames: dict[str, pd.DataFrame], now: datetime) -> list[str]:
+    """Services with items in the last 7 days in any App Insights table, most items first."""
+    rows = pd.concat([f[["timestamp", "cloud_RoleName", "itemCount"]] for name, f in frames.items()
+                      if name in ("requests", "dependencies", "exceptions", "traces")])
+    recent = rows[(rows["timestamp"] >= now - timedelta(days=7)) & (rows["timestamp"] < now)]
+    totals = recent.groupby("cloud_RoleName")["itemCount"].sum()
+    return list(totals[totals > 0].sort_values(ascending=False, kind="stable").index)
+
+
+def test_the_form_connects_to_a_classic_resource_and_says_which_services_report(
+    fake: FakeLogsApi, signed_in: Path, monkeypatch: pytest.MonkeyPatch, demo_frames: dict[str, pd.DataFrame],
+    day: dict[str, str],
+) -> None:
+    configure(monkeypatch, fake)  # the endpoint is offered in the form; no scope configured
+    at = run_page("pages/requests.py", **day)
+    assert source_caption(at) == "Source: **local demo data**"
+    before = len(fake.requests)
+    fill_form(at, "logs_api", RESOURCE_ID, fake.endpoint)
+    now = datetime.now(UTC)
+    assert not at.exception
+    assert source_caption(at) == f"Source: **Logs API, Application Insights resource {RESOURCE_ID}**"
+    sent = fake.requests[before:]
+    assert [r.path for r in sent] == [f"/v1{RESOURCE_ID}/query"] * 2, "the detection, then the page's batch"
+    assert sent[0].queries[0].startswith("union isfuzzy=true withsource=table_ requests, dependencies")
+    services = expected_detection(demo_frames, now)
+    note = " ".join(sidebar_says(at, "success") + sidebar_says(at, "warning"))
+    if services:
+        assert note.startswith("Connected. In the last 7 days: requests") and ", ".join(services) in note
+    else:
+        assert note.startswith("Connected, but no Application Insights table has rows")
+    assert f"--resource {fake.endpoint}" in signed_in.read_text(), "the token is asked for the endpoint's audience"
+
+
+def test_the_form_names_a_bad_id_and_keeps_the_source(fake: FakeLogsApi, signed_in: Path,
+                                                       monkeypatch: pytest.MonkeyPatch, day: dict[str, str]) -> None:
+    configure(monkeypatch, fake)
+    at = fill_form(run_page("pages/requests.py", **day), "logs_api", "ml-logs", fake.endpoint)
+    assert not at.exception and source_caption(at) == "Source: **local demo data**"
+    (error,) = sidebar_says(at, "error")
+    assert error.startswith("The workspace or resource ID is not valid") and "GUID" in error
+
+
+def test_the_form_says_why_it_could_not_connect_and_keeps_the_source(
+    fake: FakeLogsApi, signed_in: Path, monkeypatch: pytest.MonkeyPatch, day: dict[str, str]
+) -> None:
+    configure(monkeypatch, fake)
+    at = run_page("pages/requests.py", **day)
+    fake.fail_requests(Fault(status=403))
+    fill_form(at, "logs_api", WORKSPACE_ID, fake.endpoint)
+    assert not at.exception and source_caption(at) == "Source: **local demo data**"
+    (error,) = sidebar_says(at, "error")
+    assert error.startswith(f"Not connected: Access to workspace {WORKSPACE_ID} was denied (403")
+    assert "Log Analytics Reader" in error
+
+
+def test_a_session_can_go_back_to_the_local_store_and_then_to_the_configured_source(
+    fake: FakeLogsApi, signed_in: Path, monkeypatch: pytest.MonkeyPatch, day: dict[str, str]
+) -> None:
+    configure(monkeypatch, fake, workspace_id=WORKSPACE_ID)
+    at = run_page("pages/requests.py", **day)
+    assert source_caption(at) == f"Source: **Logs API, workspace {WORKSPACE_ID}**"
+    fill_form(at, "local")
+    assert source_caption(at) == "Source: **local demo data**" and at.main.get("plotly_chart")
+    next(b for b in at.sidebar.button if b.label == "Back to the configured source").click().run()
+    assert source_caption(at) == f"Source: **Logs API, workspace {WORKSPACE_ID}**" and not at.main.error
+
+
+def test_a_configured_tenant_is_the_one_tokens_are_asked_of(
+    fake: FakeLogsApi, signed_in: Path, monkeypatch: pytest.MonkeyPatch, day: dict[str, str]
+) -> None:
+    configure(monkeypatch, fake, workspace_id=WORKSPACE_ID, tenant_id="contoso.onmicrosoft.com")
+    at = run_page("pages/requests.py", **day)
+    assert not at.exception and not at.main.error
+    assert "--tenant contoso.onmicrosoft.com" in signed_in.read_text()
+
+
+def kql_blocks(at: AppTest) -> list[str]:
+    return [c.value for c in at.main.code if c.language == "kql"]
+
+
+def test_each_panel_opens_its_query_in_azure_logs_when_connected_to_a_resource(
+    fake: FakeLogsApi, signed_in: Path, monkeypatch: pytest.MonkeyPatch, day: dict[str, str]
+) -> None:
+    configure(monkeypatch, fake, resource_id=RESOURCE_ID)
+    at = run_page("pages/requests.py", **day)
+    links = [b.proto.url for b in at.main.get("link_button") if b.proto.label == "Open in Azure Logs"]
+    blocks = kql_blocks(at)
+    assert blocks and len(links) == len(blocks)
+    for url, kql in zip(links, blocks, strict=True):
+        portal, resource, decoded, _ = decoded_link(url)
+        assert (portal, resource, decoded) == ("https://portal.azure.com", RESOURCE_ID, kql)
+
+
+def test_a_workspace_gets_portal_links_once_its_resource_id_is_set(
+    fake: FakeLogsApi, signed_in: Path, monkeypatch: pytest.MonkeyPatch, day: dict[str, str]
+) -> None:
+    configure(monkeypatch, fake, workspace_id=WORKSPACE_ID)
+    at = run_page("pages/requests.py", **day)
+    assert not at.main.get("link_button")
+    assert any("ENDPOINT_MONITOR_WORKSPACE_RESOURCE_ID" in c for c in texts(at, "caption"))
+    configure(monkeypatch, fake, workspace_resource_id=WORKSPACE_ARM_ID)
+    at.run()
+    links = [b.proto.url for b in at.main.get("link_button")]
+    assert links and all(decoded_link(url)[1] == WORKSPACE_ARM_ID for url in links)
+    assert {decoded_link(url)[2] for url in links} <= set(kql_blocks(at))
+
+
+def test_no_portal_link_on_the_local_store(signed_in: Path, day: dict[str, str]) -> None:
+    at = run_page("pages/requests.py", **day)
+    assert kql_blocks(at) and not at.main.get("link_button")

@@ -18,60 +18,27 @@ from typing import Any
 
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from components.navigation import PAGES
-from telemetry.config import ENV_VARS
 from telemetry.filters import Filters, TimeRange
 from telemetry.kql import render_kql
 from telemetry.model import RenderContext
 from telemetry.queries import panel
 from telemetry.queries.pages import PAGE_VIEWS
 from telemetry.sources.logs_api import STATEMENT_SEPARATOR
-from tests.apptest import run_page, texts, window_params
-from tests.azure_login import signed_in_with_az
-from tests.fake_logs_api import RESOURCE_ID, WORKSPACE_ID, FakeLogsApi, Fault, semantic_error, serve
+from tests.apptest import run_page, texts
+from tests.azure_login import configure, day, fake, signed_in  # noqa: F401 (fixtures)
+from tests.fake_logs_api import RESOURCE_ID, WORKSPACE_ID, FakeLogsApi, Fault, semantic_error
 
 PAGE_FILES = [path for path, *_ in PAGES]
 SCOPES = ("workspace", "resource")
-SCOPE_VARS = {"workspace": (ENV_VARS["workspace_id"], WORKSPACE_ID), "resource": (ENV_VARS["resource_id"], RESOURCE_ID)}
 SECRET = "Xq8~client-secret.value_for-this-test"
 
 
-@pytest.fixture(scope="module")
-def fake(demo_store: Path) -> Iterator[FakeLogsApi]:
-    with serve(demo_store) as running:
-        yield running
-
-
-@pytest.fixture
-def day_window(demo_end: datetime) -> tuple[datetime, datetime]:
-    return demo_end - timedelta(days=1), demo_end
-
-
-@pytest.fixture
-def day(day_window: tuple[datetime, datetime]) -> dict[str, str]:
-    return window_params(*day_window)
-
-
-@pytest.fixture
-def signed_in(fake: FakeLogsApi, app_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """The app's environment, signed in to Azure; no Logs API configured yet; empty caches."""
-    log = signed_in_with_az(tmp_path, monkeypatch, fake.token)
-    for var in ENV_VARS.values():
-        monkeypatch.delenv(var, raising=False)
-    st.cache_resource.clear()
-    yield log
-    fake.clear_faults()
-    st.cache_resource.clear()
-
-
 def connect(monkeypatch: pytest.MonkeyPatch, fake: FakeLogsApi, scope: str) -> None:
-    """Configure the app as a user would: environment variables (http:// is admitted for 127.0.0.1 only)."""
-    var, value = SCOPE_VARS[scope]
-    monkeypatch.setenv(var, value)
-    monkeypatch.setenv(ENV_VARS["endpoint"], fake.endpoint)
+    configure(monkeypatch, fake, **({"workspace_id": WORKSPACE_ID} if scope == "workspace" else
+                                    {"resource_id": RESOURCE_ID}))
 
 
 def shown(at: AppTest) -> dict[str, list[Any]]:
@@ -120,6 +87,11 @@ def statements_of(request: Any) -> list[str]:
     return [statement for text in request.queries for statement in text.split(STATEMENT_SEPARATOR)]
 
 
+def day_ctx(demo_end: datetime) -> RenderContext:
+    """The render context of the `day` URL parameters, as the page builds it."""
+    return RenderContext.of(Filters(TimeRange(None, demo_end - timedelta(days=1), demo_end)))
+
+
 def schema_of(scope: str) -> str:
     return "workspace" if scope == "workspace" else "classic"
 
@@ -153,7 +125,7 @@ def test_every_page_shows_the_numbers_the_local_store_gives(
 @pytest.mark.parametrize("page", PAGE_FILES)
 def test_a_page_view_is_one_http_request_and_a_rerun_within_the_ttl_makes_none(
     fake: FakeLogsApi, signed_in: Path, monkeypatch: pytest.MonkeyPatch, day: dict[str, str],
-    day_window: tuple[datetime, datetime], page: str, scope: str,
+    demo_end: datetime, page: str, scope: str,
 ) -> None:
     connect(monkeypatch, fake, scope)
     before = len(fake.requests)
@@ -164,7 +136,7 @@ def test_a_page_view_is_one_http_request_and_a_rerun_within_the_ttl_makes_none(
     expected_path = "/v1/$batch" if scope == "workspace" else f"/v1{RESOURCE_ID}/query"
     assert all(r.path == expected_path and r.status == 200 for r in sent)
     # The sidebar's services rode in the first view's batch (the second found them in the cache).
-    services = render_kql(panel("services"), RenderContext.of(Filters(TimeRange(None, *day_window))), schema_of(scope))
+    services = render_kql(panel("services"), day_ctx(demo_end), schema_of(scope))
     statements = [statement for r in sent for statement in statements_of(r)]
     assert statements.count(services) == 1, "the services list is asked once, never in a request of its own"
     assert all(len(statements_of(r)) > 1 for r in sent)
@@ -202,8 +174,7 @@ def test_a_failed_sub_query_shows_its_message_on_its_panel_while_the_others_rend
     scope: str,
 ) -> None:
     connect(monkeypatch, fake, scope)
-    ctx = RenderContext.of(Filters(TimeRange(None, demo_end - timedelta(days=1), demo_end)))
-    fake.fail_queries(_failing(scope, render_kql(panel("requests.operations"), ctx, schema_of(scope))))
+    fake.fail_queries(_failing(scope, render_kql(panel("requests.operations"), day_ctx(demo_end), schema_of(scope))))
     at = run_page("pages/requests.py", **day)
     no_exception(at)
     errors = [e.value for e in at.main.error]
