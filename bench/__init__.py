@@ -1,0 +1,1 @@
+"""Benchmarks of Endpoint Monitor: `python -m bench` (see bench/__main__.py)."""

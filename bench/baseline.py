@@ -1,0 +1,261 @@
+"""The two yardsticks a page's time is held against, run in the benchmark's own process.
+
+baseline  what a hand-written dashboard does: load the rows of the range (only the columns the
+          page needs) from the store into pandas, then compute every panel in pandas: filters as
+          boolean masks, groupby sums of itemCount, exact weighted percentiles by sorting.
+floor     the least any engine must do: one DuckDB scan per table of those columns over the
+          range, aggregated trivially (a sum per column, so every value is read).
+
+Both compute from the same `page_reads`, so neither reads more or less than the page does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import reduce
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from bench.columns import TableRead, page_reads
+from telemetry.filters import Window
+from telemetry.model import (
+    AllOf,
+    AnyOf,
+    AtLeast,
+    Column,
+    Contains,
+    DistinctCount,
+    Earliest,
+    Equals,
+    Failed,
+    Field,
+    Has,
+    InOperationsOf,
+    ItemCount,
+    Latest,
+    LengthAtLeast,
+    Listing,
+    LogBucket,
+    Measure,
+    NotEmpty,
+    OneOf,
+    Period,
+    Predicate,
+    Property,
+    Query,
+    RenderContext,
+    SampleValue,
+    SeriesSplit,
+    Summary,
+    TimeBin,
+    WeightedMean,
+    WeightedPercentile,
+    global_predicates,
+    split_column,
+)
+from telemetry.schema import columns
+from telemetry.sources.local import MEMORY_LIMIT
+from telemetry.store import connect
+
+__all__ = ["floor_scan", "pandas_page"]
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)  # the store keeps naive UTC
+
+
+def _select(read: TableRead, expressions: Sequence[str]) -> tuple[str, list[object]]:
+    sql = f"SELECT {', '.join(expressions)} FROM {read.table} WHERE timestamp >= ? AND timestamp < ?"
+    return sql, [_naive(read.window.start), _naive(read.window.end)]
+
+
+def _connect(store: Path) -> duckdb.DuckDBPyConnection:
+    """A connection set up as LocalSource's is, without the progress bar DuckDB draws on long loads."""
+    con = connect(store)
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
+def _touch(table: str, column: str) -> str:
+    """The cheapest aggregate that reads every value: DuckDB answers min, max and count from a row
+    group's statistics without reading it (a floor of 24 ms for 23M rows), but not a sum."""
+    kind = columns(table)[column]
+    if kind in ("real", "int", "long"):
+        return f'sum("{column}")'
+    if kind == "datetime":
+        return f'sum(epoch_us("{column}"))'
+    return f'sum(hash("{column}"))'  # text, JSON text, bool
+
+
+def floor_scan(store: Path, queries: Sequence[Query], ctx: RenderContext) -> None:
+    con = _connect(store)
+    try:
+        for read in page_reads(queries, ctx).values():
+            con.execute(*_select(read, [_touch(read.table, c) for c in sorted(read.columns)])).fetchall()
+    finally:
+        con.close()
+
+
+def load_frames(store: Path, queries: Sequence[Query], ctx: RenderContext) -> dict[str, pd.DataFrame]:
+    con = _connect(store)
+    try:
+        return {table: con.execute(*_select(read, [f'"{c}"' for c in sorted(read.columns)])).df()
+                for table, read in page_reads(queries, ctx).items()}
+    finally:
+        con.close()
+
+
+def pandas_page(store: Path, queries: Sequence[Query], ctx: RenderContext) -> list[pd.DataFrame]:
+    frames = load_frames(store, queries, ctx)
+    return [_evaluate(query, frames, ctx) for query in queries]
+
+
+# --- the panels in pandas ------------------------------------------------------------------------
+
+
+def _in_window(frame: pd.DataFrame, window: Window) -> pd.Series:
+    ts = frame["timestamp"]
+    return (ts >= _naive(window.start)) & (ts < _naive(window.end))
+
+
+def _rows(query: Query, frames: dict[str, pd.DataFrame], ctx: RenderContext) -> pd.DataFrame:
+    frame = frames[query.table]
+    predicates = (*global_predicates(query, ctx.filters), *query.where)
+    masks = [_in_window(frame, ctx.read_window(query)), *(_mask(p, frame, frames, ctx) for p in predicates)]
+    return frame[reduce(lambda a, b: a & b, masks)]
+
+
+def _evaluate(query: Query, frames: dict[str, pd.DataFrame], ctx: RenderContext) -> pd.DataFrame:
+    rows = _rows(query, frames, ctx)
+    if isinstance(query, Listing):
+        names, ascending = zip(*query.order_by, strict=True)
+        ordered = rows.sort_values(list(names), ascending=[d == "asc" for d in ascending])
+        picked = ordered.iloc[query.offset: query.offset + query.limit]
+        return pd.DataFrame({c.name: picked[c.column].to_numpy() for c in query.columns})
+    return _summary(query, rows, ctx)
+
+
+def _text(frame: pd.DataFrame, column: Field) -> pd.Series:
+    if not isinstance(column, Property):
+        return frame[column]
+    # dynamic columns are JSON text: parse each row, as a hand-written dashboard would
+    return frame[column.column].map(lambda raw: _property(raw, column.key)).astype("string")
+
+
+def _property(raw: object, key: str) -> str | None:
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+    found = value.get(key) if isinstance(value, dict) else None
+    return None if found is None else found if isinstance(found, str) else json.dumps(found)
+
+
+def _mask(pred: Predicate, frame: pd.DataFrame, frames: dict[str, pd.DataFrame], ctx: RenderContext) -> pd.Series:
+    match pred:
+        case Failed(negate=negate):
+            return frame["success"] == ("True" if negate else "False")
+        case Equals(column=column, value=value):
+            return (_text(frame, column) == value).fillna(False)
+        case OneOf(column=column, values=values):
+            return frame[column].isin(values)
+        case Contains(column=column, text=text):
+            return _text(frame, column).str.lower().str.contains(text.lower(), regex=False).fillna(False)
+        case Has(column=column, text=text):
+            edge = r"(?<![A-Za-z0-9])" if text[:1].isalnum() else ""
+            end = r"(?![A-Za-z0-9])" if text[-1:].isalnum() else ""
+            pattern = re.compile(edge + re.escape(text) + end, re.IGNORECASE)
+            return _text(frame, column).str.contains(pattern).fillna(False)
+        case LengthAtLeast(column=column, length=length):
+            return _text(frame, column).fillna("").str.len() >= length
+        case AtLeast(column=column, value=value):
+            return frame[column] >= value
+        case NotEmpty(column=column):
+            return frame[column].fillna("") != ""
+        case AnyOf(predicates=preds):
+            return reduce(lambda a, b: a | b, (_mask(p, frame, frames, ctx) for p in preds))
+        case AllOf(predicates=preds):
+            return reduce(lambda a, b: a & b, (_mask(p, frame, frames, ctx) for p in preds))
+        case InOperationsOf(table=table, where=where):
+            other = frames[table]
+            keep = reduce(lambda a, b: a & b, [_in_window(other, ctx.window), *(_mask(p, other, frames, ctx) for p in where)])
+            return frame["operation_Id"].isin(other.loc[keep, "operation_Id"].unique())
+    raise TypeError(f"unknown predicate {pred!r}")
+
+
+def _dimension(dim: object, rows: pd.DataFrame, ctx: RenderContext) -> tuple[str, pd.Series]:
+    match dim:
+        case TimeBin(alias=alias):
+            return alias, rows["timestamp"].dt.floor(ctx.grain)
+        case Column():
+            return dim.name, rows[dim.column]
+        case SeriesSplit(alias=alias):
+            return alias, rows[split_column(ctx.filters)]
+        case Period(alias=alias):
+            current = rows["timestamp"] >= _naive(ctx.window.start)
+            return alias, pd.Series(np.where(current, "current", "previous"), index=rows.index)
+        case LogBucket(column=column, per_decade=per_decade, alias=alias):
+            values = np.log10(np.maximum(rows[column].to_numpy(dtype="float64"), LogBucket.SMALLEST))
+            return alias, pd.Series(np.floor(values * per_decade).astype("int64"), index=rows.index)
+    raise TypeError(f"unknown dimension {dim!r}")
+
+
+def _summary(query: Summary, rows: pd.DataFrame, ctx: RenderContext) -> pd.DataFrame:
+    keyed = pd.DataFrame({name: values for name, values in (_dimension(d, rows, ctx) for d in query.by)},
+                         index=rows.index)
+    keys = list(keyed.columns)
+    parts = [_measure(m, rows, keyed, keys, ctx) for m in query.measures]
+    if keys:
+        table = pd.concat(parts, axis=1).reset_index()
+    else:
+        table = pd.DataFrame({p.name: [p.iloc[0] if len(p) else np.nan] for p in parts})
+    if query.order_by:
+        names, directions = zip(*query.order_by, strict=True)
+        table = table.sort_values(list(names), ascending=[d == "asc" for d in directions])
+    return table.head(query.limit) if query.limit is not None else table
+
+
+def _measure(measure: Measure, rows: pd.DataFrame, keyed: pd.DataFrame, keys: list[str],
+             ctx: RenderContext) -> pd.Series:
+    def grouped(values: pd.Series) -> pd.core.groupby.SeriesGroupBy:
+        frame = keyed.assign(value_=values) if keys else pd.DataFrame({"g_": 0, "value_": values})
+        return frame.groupby(keys or ["g_"], dropna=False, sort=False)["value_"]
+
+    match measure:
+        case ItemCount(alias=alias, where=where):
+            weights = rows["itemCount"] if where is None else rows["itemCount"].where(
+                _mask(where, rows, {}, ctx), 0)
+            found = grouped(weights).sum()
+        case WeightedMean(alias=alias, column=column):
+            found = grouped(rows[column] * rows["itemCount"]).sum() / grouped(rows["itemCount"]).sum()
+        case Earliest(alias=alias, column=column):
+            found = grouped(rows[column]).min()
+        case Latest(alias=alias, column=column):
+            found = grouped(rows[column]).max()
+        case DistinctCount(alias=alias, column=column):
+            found = grouped(rows[column]).nunique()
+        case SampleValue(alias=alias, column=column):
+            found = grouped(rows[column]).first()
+        case WeightedPercentile(alias=alias, column=column, percent=percent):
+            found = _weighted_percentile(rows, keyed, keys, column, percent)
+        case _:
+            raise TypeError(f"unknown measure {measure!r}")
+    return found.rename(alias)
+
+
+def _weighted_percentile(rows: pd.DataFrame, keyed: pd.DataFrame, keys: list[str], column: str,
+                         percent: float) -> pd.Series:
+    """Exact: sort each group by value; the first value whose running weight reaches the share."""
+    group_keys = keys or ["g_"]
+    frame = (keyed if keys else pd.DataFrame({"g_": 0}, index=rows.index)).assign(
+        v_=rows[column], w_=rows["itemCount"]).sort_values([*group_keys, "v_"])
+    by = frame.groupby(group_keys, dropna=False, sort=False)["w_"]
+    reached = frame[by.cumsum() >= by.transform("sum") * (percent / 100)]
+    return reached.groupby(group_keys, dropna=False, sort=False)["v_"].first()

@@ -1,0 +1,48 @@
+"""HTTP requests and response bytes per page view against the fake Logs API (tests/fake_logs_api.py).
+
+The real `azure-monitor-query` client (our LogsApiSource) talks to the fake over 127.0.0.1; the
+fake answers each KQL query from the benchmark store. Both scopes: a workspace (one $batch
+request) and a classic resource (one multi-statement query). What must hold: one request per
+page view, and answers whose size follows bins × series, not the number of rows in the store.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Final
+
+from bench.data import RANGES, context
+from telemetry.config import LogsApiSettings
+from telemetry.queries.pages import PAGE_VIEWS, page_queries
+from telemetry.results import QueryResult
+from telemetry.sources.logs_api import LogsApiSource
+from tests.fake_logs_api import RESOURCE_ID, WORKSPACE_ID, StaticCredential, serve
+
+__all__ = ["SCOPES", "page_requests"]
+
+SCOPES: Final = {"workspace": {"workspace_id": WORKSPACE_ID}, "resource": {"resource_id": RESOURCE_ID}}
+
+
+def page_requests(store: Path) -> list[dict[str, Any]]:
+    rows = []
+    with serve(store) as fake:
+        for scope, ids in SCOPES.items():
+            source = LogsApiSource(LogsApiSettings(endpoint=fake.endpoint, **ids), StaticCredential(),
+                                   enforce_https=False)
+            try:
+                for page in PAGE_VIEWS:
+                    for range_name in RANGES:
+                        before = len(fake.requests)
+                        outcomes = source.run(page_queries(page), context(range_name))
+                        sent = fake.requests[before:]
+                        rows.append({
+                            "page": page, "range": range_name, "scope": scope,
+                            "http_requests": len(sent),
+                            "response_bytes": sum(r.response_bytes for r in sent),  # gzip, on the wire
+                            "json_bytes": sum(r.body_bytes for r in sent),
+                            "panels_answered": sum(isinstance(o, QueryResult) for o in outcomes),
+                            "panels": len(outcomes),
+                        })
+            finally:
+                source.close()
+    return rows

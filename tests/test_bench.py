@@ -1,0 +1,111 @@
+"""The benchmark runner (`python -m bench`) on a tiny store, and the honesty of its pandas baseline:
+it must compute the same panels as the page, or the speed-up it reports means nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.__main__ import main
+from bench.baseline import pandas_page
+from bench.data import RANGES, context
+from telemetry.model import ItemCount, Listing, Summary, WeightedMean, WeightedPercentile
+from telemetry.queries.pages import PAGE_VIEWS, page_queries
+from telemetry.sources.local import LocalSource
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    out = tmp_path_factory.mktemp("bench")
+    assert main(["--sizes", "2k", "--runs", "1", "--skip-browser", "--out", str(out),
+                 "--stores", str(out / "stores")]) == 0
+    return json.loads((out / "results.json").read_text()), out
+
+
+def test_the_runner_times_every_page_in_both_ranges_against_the_baseline_and_the_floor(
+    results: tuple[dict[str, Any], Path],
+) -> None:
+    found, _ = results
+    rows = found["data"]["2k"]
+    assert sorted((r["page"], r["range"]) for r in rows) == sorted((p, r) for p in PAGE_VIEWS for r in RANGES)
+    for row in rows:
+        for measured in ("ours", "baseline", "floor"):
+            assert row[measured]["median_s"] > 0 and row[measured]["peak_rss_mb"] > 0
+        assert row["ours_over_baseline"] > 0 and row["ours_over_floor"] > 0
+        assert row["queries"] == len(page_queries(row["page"]))
+
+
+def test_the_store_is_built_once_and_its_record_kept(results: tuple[dict[str, Any], Path]) -> None:
+    found, out = results
+    record = found["stores"]["2k"]
+    assert record["rows"]["requests"] > 1_000 and record["rows"]["dependencies"] > 0
+    assert record["build_s"] > 0 and record["build_peak_rss_mb"] > 0
+    again = main(["--sizes", "2k", "--runs", "1", "--skip-browser", "--out", str(out / "again"),
+                  "--stores", str(out / "stores")])
+    assert again == 0
+    assert json.loads((out / "again" / "results.json").read_text())["stores"]["2k"]["reused"] is True
+
+
+def test_every_page_view_is_one_logs_api_request_in_both_scopes(results: tuple[dict[str, Any], Path]) -> None:
+    found, _ = results
+    views = found["logs_api"]["2k"]
+    assert len(views) == len(PAGE_VIEWS) * len(RANGES) * 2
+    for view in views:
+        assert view["http_requests"] == 1
+        assert view["panels_answered"] == view["panels"] == len(page_queries(view["page"]))
+        assert 0 < view["response_bytes"] <= view["json_bytes"]
+
+
+def test_the_markdown_table_has_a_row_per_page_and_range_and_lists_the_targets(
+    results: tuple[dict[str, Any], Path],
+) -> None:
+    found, out = results
+    text = (out / "results.md").read_text()
+    for page in PAGE_VIEWS:
+        for range_name in RANGES:
+            assert f"| {page} | {range_name} |" in text
+    assert {t["target"] for t in found["targets"]} <= {line.split(" | ")[0].lstrip("| ") for line in text.splitlines()}
+
+
+def _numeric(query: Summary) -> tuple[list[str], list[str]]:
+    exact = [m.alias for m in query.measures if isinstance(m, ItemCount)]
+    close = [m.alias for m in query.measures if isinstance(m, WeightedPercentile | WeightedMean)]
+    return exact, close
+
+
+def _keyed(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Key columns as text, times as UTC (the page's frames are typed, the baseline's naive)."""
+    def text(column: pd.Series) -> pd.Series:
+        if pd.api.types.is_datetime64_any_dtype(column):
+            column = pd.to_datetime(column, utc=True)
+        return column.astype(str)
+
+    return frame.assign(**{k: text(frame[k]) for k in keys})
+
+
+@pytest.mark.parametrize("page", list(PAGE_VIEWS))
+def test_the_pandas_baseline_computes_the_same_panels_as_the_page(demo_store: Path, page: str) -> None:
+    ctx = context("24h")
+    queries = page_queries(page)
+    ours = [r.frame for r in LocalSource(demo_store).run(queries, ctx)]  # type: ignore[union-attr]
+    theirs = pandas_page(demo_store, queries, ctx)
+    for query, mine, other in zip(queries, ours, theirs, strict=True):
+        assert len(mine) == len(other), query.name
+        if isinstance(query, Listing):
+            column = query.order_by[0][0]  # ties may come in another order: compare what orders them
+            assert list(_keyed(mine, [column])[column]) == list(_keyed(other, [column])[column]), query.name
+            continue
+        keys = [c for c in mine.columns if c not in {m.alias for m in query.measures}]
+        exact, close = _numeric(query)
+        joined = _keyed(mine, keys).merge(_keyed(other, keys), on=keys, suffixes=("", "_pd"))
+        assert len(joined) == len(mine), query.name
+        for name in exact:
+            assert (joined[name].astype("int64") == joined[f"{name}_pd"].astype("int64")).all(), (query.name, name)
+        for name in close:  # ours: log buckets 2 % wide; pandas: exact
+            np.testing.assert_allclose(joined[name].astype(float), joined[f"{name}_pd"].astype(float),
+                                       rtol=0.025, err_msg=f"{query.name}.{name}")
