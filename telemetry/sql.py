@@ -232,30 +232,65 @@ def _with_percentiles(
     percentiles: Sequence[WeightedPercentile],
     others: Sequence[Measure],
 ) -> str:
+    """One scan: the rows go into a histogram per group (dimensions + log bucket of the column)
+    that also carries the partial sums, minima and maxima of the other measures; the percentiles
+    and the other measures are then read off the small histogram. A distinct count cannot be
+    summed from parts, so only a query with one scans the table a second time for it.
+    (Two scans, one for the measures and one for the histogram, took ~1.4x as long at 10M rows.)"""
     (column,) = {p.column for p in percentiles}  # one histogram per query
-    # A dimension that is a column under its own name is already in `*`.
-    dim_select = "".join(f"{expr} AS {_q(alias)}, " for alias, expr in dims if expr != _q(alias))
     keys = ", ".join(names)
     partition = f"PARTITION BY {keys} " if names else ""
     group = f" GROUP BY {keys}" if names else ""
-    src = f"SELECT {dim_select}* FROM {query.table} WHERE {b.where(query)}"
-    agg_measures = [f"{b.measure(m)} AS {_q(m.alias)}" for m in others]
-    agg = f"SELECT {''.join(n + ', ' for n in names)}{', '.join(agg_measures) or '1 AS one_'} FROM src_{group}"
+    distinct = [m for m in others if isinstance(m, DistinctCount)]
+    parts = [(m, f"m{i}_") for i, m in enumerate(others) if not isinstance(m, DistinctCount)]
     bucket = f"round(ln(greatest({_q(column)}, {_SMALLEST})) / {_LOG_RATIO!r})"
-    hist = f"SELECT {''.join(n + ', ' for n in names)}{bucket} AS b_, sum(itemCount) AS w_ FROM src_ GROUP BY ALL"
+    hist_select = [f"{expr} AS {_q(alias)}" for alias, expr in dims] + [f"{bucket} AS b_", "sum(itemCount) AS w_"]
+    hist_select += [f"{_partial(m, b)} AS {name}" for m, name in parts]
+    hist = f"SELECT {', '.join(hist_select)} FROM {query.table} WHERE {b.where(query)} GROUP BY ALL"
+    # b_ is unique within a partition, so a ROWS frame gives the running sum RANGE would.
     cum = (
-        f"SELECT *, sum(w_) OVER ({partition}ORDER BY b_) AS cw_, sum(w_) OVER ({partition.strip()}) AS tw_ "
-        "FROM hist_"
+        f"SELECT *, sum(w_) OVER ({partition}ORDER BY b_ ROWS UNBOUNDED PRECEDING) AS cw_, "
+        f"sum(w_) OVER ({partition.strip()}) AS tw_ FROM hist_"
     )
-    pct_cols = ", ".join(
-        f"exp({_LOG_RATIO!r} * min(b_) FILTER (WHERE cw_ >= {p.percent / 100!r} * tw_)) AS {_q(p.alias)}"
-        for p in percentiles
-    )
-    pct = f"SELECT {''.join(n + ', ' for n in names)}{pct_cols} FROM cum_{group}"
-    join = " AND ".join(f"agg_.{n} IS NOT DISTINCT FROM pct_.{n}" for n in names) or "TRUE"
-    measures = [f"{'pct_' if isinstance(m, WeightedPercentile) else 'agg_'}.{_q(m.alias)}" for m in query.measures]
-    select = ", ".join([*(f"agg_.{n}" for n in names), *measures])
-    return (
-        f"WITH src_ AS ({src}), agg_ AS ({agg}), hist_ AS ({hist}), cum_ AS ({cum}), pct_ AS ({pct}) "
-        f"SELECT {select} FROM agg_ JOIN pct_ ON {join}"
-    )
+    read = {id(m): _rollup(m, name) for m, name in parts}
+    read.update({id(p): f"exp({_LOG_RATIO!r} * min(b_) FILTER (WHERE cw_ >= {p.percent / 100!r} * tw_))"
+                 for p in percentiles})
+    ctes = f"WITH hist_ AS ({hist}), cum_ AS ({cum})"
+    if not distinct:
+        select = [*names, *(f"{read[id(m)]} AS {_q(m.alias)}" for m in query.measures)]
+        return f"{ctes} SELECT {', '.join(select)} FROM cum_{group}"
+    # The dimensions are rendered again: a Period binds its own parameter where it appears.
+    dc_select = [f"{expr} AS {_q(alias)}" for alias, expr in _dimensions(query, b)]
+    dc_select += [f"{b.measure(m)} AS {_q(m.alias)}" for m in distinct]
+    dc = f"SELECT {', '.join(dc_select)} FROM {query.table} WHERE {b.where(query)}{' GROUP BY ALL' if dims else ''}"
+    main = ", ".join([*names, *(f"{read[id(m)]} AS {_q(m.alias)}" for m in query.measures if id(m) in read)])
+    join = " AND ".join(f"main_.{n} IS NOT DISTINCT FROM dc_.{n}" for n in names) or "TRUE"
+    measures = [f"{'dc_' if isinstance(m, DistinctCount) else 'main_'}.{_q(m.alias)}" for m in query.measures]
+    return (f"{ctes}, main_ AS (SELECT {main} FROM cum_{group}), dc_ AS ({dc}) "
+            f"SELECT {', '.join([*(f'main_.{n}' for n in names), *measures])} FROM main_ JOIN dc_ ON {join}")
+
+
+def _partial(measure: Measure, b: _Builder) -> str:
+    """A measure's part per histogram row, which `_rollup` combines per group."""
+    match measure:
+        case WeightedMean(column=column):
+            return f"sum({_q(column)} * itemCount)"
+        case ItemCount(where=None):
+            return "sum(itemCount)"
+        case _:
+            return b.measure(measure)  # a filtered sum, min, max or any value combines with itself
+
+
+def _rollup(measure: Measure, part: str) -> str:
+    match measure:
+        case ItemCount():
+            return f"coalesce(sum({part}), 0)"
+        case WeightedMean():
+            return f"sum({part}) / sum(w_)"
+        case Earliest():
+            return f"min({part})"
+        case Latest():
+            return f"max({part})"
+        case SampleValue():
+            return f"any_value({part})"
+    raise TypeError(f"no rollup for {measure!r}")

@@ -24,6 +24,10 @@ __all__ = ["LocalSource"]
 
 MAX_ROWS: Final = 50_000
 TIMEOUT_S: Final = 30.0
+# DuckDB keeps the blocks it read cached up to 80 % of RAM by default: ~0.9 GB after every page
+# over 7 days of 10M requests. With this limit the server stays under 1 GB at no measured cost
+# to page times (the OS page cache still holds the file); bigger work spills to <store>.tmp.
+MEMORY_LIMIT: Final = "512MB"
 
 
 class LocalSource:
@@ -68,6 +72,7 @@ class LocalSource:
                 if self._con is not None:
                     self._con.close()
                 self._con = connect(self.path, read_only=True)
+                self._con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
                 self._identity = identity
             # A cursor is a connection of its own to the same database: safe for one thread.
             return self._con.cursor()
