@@ -55,6 +55,10 @@ _FORM_FIELDS: Final = {  # where a form value came from, for ConfigError's messa
     "endpoint": "The cloud's endpoint",
 }
 _DETECTION_DAYS: Final = 7
+# azure-identity signs in to the public cloud unless told otherwise.
+_SOVEREIGN_SIGN_IN: Final = "Sign in to the cloud you pick: " + "; ".join(
+    f"{cloud.label}: `az cloud set --name {cloud.cli_name}` or AZURE_AUTHORITY_HOST={cloud.authority}"
+    for cloud in CLOUDS.values() if cloud.endpoint != DEFAULT_ENDPOINT) + "."
 
 
 # --- the settings in force ---------------------------------------------------------------------
@@ -169,7 +173,7 @@ def _form(config: Configured) -> None:
                       help="A Log Analytics workspace's Workspace ID (workspace tables AppRequests…), or a "
                            "classic Application Insights resource's id (tables requests…).")
         st.selectbox("Cloud", list(clouds), format_func=clouds.__getitem__, key="connect.endpoint",
-                     index=list(clouds).index(endpoint))
+                     index=list(clouds).index(endpoint), help=_SOVEREIGN_SIGN_IN)
         st.text_input("Tenant (optional)", key="connect.tenant", value=tenant or "",
                       placeholder="GUID or contoso.onmicrosoft.com",
                       help="Ask tokens of this Microsoft Entra tenant (for guests in several tenants).")
@@ -179,7 +183,7 @@ def _form(config: Configured) -> None:
                       help="Only for the 'Open in Azure Logs' links of a workspace: the portal opens a "
                            "workspace by its resource id.")
         st.form_submit_button("Connect", icon=":material/cable:", on_click=_on_connect,
-                              args=(config.defaults,), use_container_width=True)
+                              args=(config.defaults,), width="stretch")
     if _CHOICE in st.session_state and config.settings is not None:
         st.button("Back to the configured source", key="connect.reset", on_click=_on_reset)
 

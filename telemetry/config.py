@@ -74,15 +74,16 @@ class Cloud:
     endpoint: str  # the Logs API; the token audience is the same URL
     portal: str  # where "Open in Azure Logs" links go
     authority: str  # AZURE_AUTHORITY_HOST for sign-in in this cloud
+    cli_name: str  # `az cloud set --name …`
 
 
 CLOUDS: Final[dict[str, Cloud]] = {
     "public": Cloud("Azure (public)", DEFAULT_ENDPOINT, "https://portal.azure.com",
-                    "https://login.microsoftonline.com"),
+                    "https://login.microsoftonline.com", "AzureCloud"),
     "usgov": Cloud("Azure US Government", "https://api.loganalytics.us", "https://portal.azure.us",
-                   "https://login.microsoftonline.us"),
+                   "https://login.microsoftonline.us", "AzureUSGovernment"),
     "china": Cloud("Azure China (21Vianet)", "https://api.loganalytics.azure.cn", "https://portal.azure.cn",
-                   "https://login.chinacloudapi.cn"),
+                   "https://login.chinacloudapi.cn", "AzureChinaCloud"),
 }
 
 FIELDS: Final = ("workspace_id", "resource_id", "workspace_resource_id", "endpoint", "audience", "tenant_id",
