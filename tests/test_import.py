@@ -22,7 +22,7 @@ import pytest
 
 from telemetry.__main__ import main
 from telemetry.filters import Filters, TimeRange
-from telemetry.importer import ImportFailed, ImportSummary, Progress, import_exports
+from telemetry.importer import CHUNK_BYTES, ImportFailed, ImportSummary, Progress, import_exports
 from telemetry.model import RenderContext
 from telemetry.queries import panel
 from telemetry.queries.requests import totals
@@ -298,6 +298,26 @@ def _big_export(path: Path, megabytes: int) -> None:
             line = json.dumps(record) + "\n"
             out.write(line)
             written, n = written + len(line), n + 1
+
+
+def test_a_file_that_fails_after_its_first_chunk_takes_its_rows_out_again(tmp_path: Path) -> None:
+    plain = tmp_path / "big.json"
+    _big_export(plain, megabytes=CHUNK_BYTES // 2**20 + 4)  # one chunk staged before the break
+    whole = gzip.compress(plain.read_bytes(), compresslevel=1)
+    cut = tmp_path / "cut_PT1H.json.gz"
+    cut.write_bytes(whole[: len(whole) * 9 // 10])
+    store = tmp_path / "imported.duckdb"
+    staged: list[int] = []
+
+    def count_staged(step: Progress) -> None:
+        if step.file == str(cut):
+            staged.append(step.records)
+
+    summary = import_exports([FIXTURES / "data_export_PT1H.json", cut], store, progress=count_staged)
+    assert max(staged) > 0  # rows of the cut file were in the store before it broke
+    assert [f.file for f in summary.failed] == [str(cut)] and "ends early" in summary.failed[0].message
+    assert _store_counts(store) == _expected_counts(_workspace_json(FIXTURES / "data_export_PT1H.json"))
+    assert summary.added == _store_counts(store)
 
 
 def test_an_import_killed_midway_leaves_the_store_with_its_old_rows(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import pyarrow as pa
 from telemetry.importer.dialects import Dialect, table_sql
 from telemetry.importer.files import ExportFile, FileProblem, open_export
 from telemetry.importer.sqltext import ident
+from telemetry.importer.staging import registered
 from telemetry.importer.summary import SkipRow
 from telemetry.store import STORE_TABLES
 
@@ -82,13 +83,8 @@ class CsvExport(ExportFile):
                 columns[name] = pa.array(values, pa.string())
         kind = next((c for c in ("Type", "itemType") if c in columns), None)
         table, why = table_sql(self.dialect, f"nullif({ident(kind)}, '')" if kind else "NULL::VARCHAR", self.hint)
-        self.con.register("chunk", pa.table(columns))
-        try:
-            self.con.execute(f"""
-                CREATE OR REPLACE TEMP TABLE docs AS
-                SELECT *, NULL::INTEGER AS __rec, CASE WHEN __tbl IS NULL THEN {why} END AS __why
-                FROM (SELECT *, {table} AS __tbl FROM chunk)
-            """)
+        with registered(self.con, "chunk", pa.table(columns)), self.staging.materialized("docs", f"""
+            SELECT *, NULL::INTEGER AS __rec, CASE WHEN __tbl IS NULL THEN {why} END AS __why
+            FROM (SELECT *, {table} AS __tbl FROM chunk)
+        """):
             self.stage("docs", lambda name: ident(name) if name in columns else None)
-        finally:
-            self.con.unregister("chunk")

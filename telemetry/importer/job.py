@@ -113,16 +113,14 @@ class _Job:
         staging = Staging(con, MEMORY_LIMIT)
         failures = [failure for n in range(len(self.files)) if (failure := self._read(staging, n))]
         self.report(Progress("", self.total, self.total, staging.records, "writing"))
-        span = staging.span()
-        merged = {table: staging.merge(table) for table in STORE_TABLES}
         return ImportSummary(
-            store=store, files=len(self.files), added={t: m[0] for t, m in merged.items()},
-            already_present={t: m[1] for t, m in merged.items()}, skipped=staging.skip_groups(self.names),
-            failed=tuple(failures), span=span, elapsed_s=time.perf_counter() - started,
+            store=store, files=len(self.files), added=staging.totals.added, already_present=staging.totals.present,
+            skipped=staging.skip_groups(self.names), failed=tuple(failures), span=staging.span,
+            elapsed_s=time.perf_counter() - started,
         )
 
     def _read(self, staging: Staging, file_no: int) -> FileFailure | None:
-        """Stage one file; a file that cannot be read leaves no row and says why."""
+        """Add one file's rows; a file that cannot be read leaves none and says why."""
         path, name = self.files[file_no], self.names[file_no]
 
         def moved(position: int) -> None:
@@ -130,11 +128,11 @@ class _Job:
             self.report(Progress(name, done, self.total, staging.records))
 
         try:
-            head = peek(path)
-            reader = JsonExport if head[0] in "{[" else CsvExport
-            reader(staging, file_no, path, name, moved).run(head)
+            with staging.file(file_no):
+                head = peek(path)
+                reader = JsonExport if head[0] in "{[" else CsvExport
+                reader(staging, file_no, path, name, moved).run(head)
         except FileProblem as problem:
-            staging.forget(file_no)
             return FileFailure(name, str(problem))
         return None
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 from telemetry.importer.dialects import Dialect, dialect_of, sources, table_sql
 from telemetry.importer.files import ExportFile, FileProblem, open_export
 from telemetry.importer.sqltext import literal
-from telemetry.importer.staging import first_row
+from telemetry.importer.staging import first_row, registered
 from telemetry.importer.summary import SkipRow
 from telemetry.payloads import parse_json
 from telemetry.store import STORE_TABLES
@@ -101,13 +101,10 @@ class JsonExport(ExportFile):
     def _chunk(self, numbers: list[int | None], texts: list[str]) -> None:
         if not texts:
             return
-        self.con.register("chunk", pa.table({"__line": pa.array(numbers, pa.int64()), "text": pa.array(texts)}))
-        try:
+        with registered(self.con, "chunk", pa.table({"__line": pa.array(numbers, pa.int64()), "text": pa.array(texts)})):
             self._skip_invalid(document=numbers == [None])
             self.dialect = self.dialect or self._detect()
             self._stage_chunk()
-        finally:
-            self.con.unregister("chunk")
 
     def _stage_chunk(self) -> None:
         paths = self._paths()
@@ -115,14 +112,13 @@ class JsonExport(ExportFile):
             table, why = "NULL", "NULL"
         else:
             table, why = table_sql(self.dialect, _TABLE_NAME[self.dialect], self.hint)
-        self.con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE docs AS {_RECORDS_SQL},
+        with self.staging.materialized("docs", f"""{_RECORDS_SQL},
             typed AS (SELECT *, {table} AS __tbl, starts_with(ltrim(doc), '{{') AS __object FROM one)
             SELECT __line, __rec, __tbl, json_extract_string(doc, [{', '.join(map(literal, paths))}]) AS v,
                    CASE WHEN NOT __object THEN 'not a JSON object' WHEN __tbl IS NULL THEN {why} END AS __why
             FROM typed
-        """)
-        self.stage("docs", lambda name: f"v[{paths.index(_path(name)) + 1}]")
+        """):
+            self.stage("docs", lambda name: f"v[{paths.index(_path(name)) + 1}]")
 
     def _skip_invalid(self, *, document: bool) -> None:
         bad = self.con.execute("SELECT __line, text FROM chunk WHERE NOT json_valid(text)").fetchall()

@@ -1,14 +1,18 @@
-"""Staging tables: records become typed rows there, each with the first problem it has; at the
-end the good rows move into the store once per item id, and the others are counted as skipped.
+"""Staging: each chunk of records becomes typed rows, each with the first problem it has; the
+good ones go into the store's tables at once, once per item id, and the others are counted as
+skipped. Only a chunk is ever staged, so memory stays bounded however big the files are.
 
-Everything runs in DuckDB over registered Arrow chunks (no row goes through Python), with the
-whole import in temporary tables that spill to disk past the connection's memory limit.
+Everything runs in DuckDB over registered Arrow chunks (no row goes through Python); a chunk's
+intermediate relations are Arrow tables, dropped with the chunk. A file that fails midway takes
+its rows out again by their item ids (kept aside while it is read): not a transaction per file,
+because DuckDB holds a transaction's appends in memory, and a file's memory would grow with it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import duckdb
@@ -20,10 +24,12 @@ from telemetry.importer.summary import SkipGroup, SkipRow, utc
 from telemetry.schema import CLASSIC_TABLES
 from telemetry.store import STORE_TABLES, duckdb_type
 
-__all__ = ["Staging", "first_row", "span_sql"]
+__all__ = ["Staging", "first_row", "registered", "span_sql"]
 
 _EXAMPLES: Final = 3  # example locations kept per skip reason
-_META: Final = "_file INTEGER, _line BIGINT, _rec INTEGER, _problem VARCHAR, _detail VARCHAR"
+# A record keeps its time wherever it is exported, but the portal's CSV keeps only milliseconds:
+# a row already in the store has its chunk's time, give or take this.
+_SAME_TIME: Final = timedelta(seconds=1)
 
 
 def first_row(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...] | None:
@@ -32,44 +38,96 @@ def first_row(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...] | Non
     return rows[0] if rows else None
 
 
-def span_sql(tables: Iterable[str], where: str = "") -> str:
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, rows: pa.Table) -> Iterator[None]:
+    """`rows` readable as the relation `name` for the block."""
+    con.register(name, rows)
+    try:
+        yield
+    finally:
+        con.unregister(name)
+
+
+def span_sql(tables: Iterable[str]) -> str:
     """SQL for the first and last timestamp over `tables`."""
-    union = " UNION ALL ".join(f"SELECT min(timestamp) lo, max(timestamp) hi FROM {t} {where}" for t in tables)
+    union = " UNION ALL ".join(f"SELECT min(timestamp) lo, max(timestamp) hi FROM {t}" for t in tables)
     return f"SELECT min(lo), max(hi) FROM ({union})"
 
 
+class _Counts:
+    """Rows added and already present per table, and the time span of the good rows."""
+
+    def __init__(self) -> None:
+        self.added = dict.fromkeys(STORE_TABLES, 0)
+        self.present = dict.fromkeys(STORE_TABLES, 0)
+        self.span: tuple[datetime, datetime] | None = None
+
+    def count(self, table: str, added: int, present: int, lo: datetime, hi: datetime) -> None:
+        self.added[table] += added
+        self.present[table] += present
+        self.span = (min(self.span[0], lo), max(self.span[1], hi)) if self.span else (lo, hi)
+
+    def fold(self, other: _Counts) -> None:
+        if other.span is None:
+            return  # no good row
+        for table in STORE_TABLES:
+            self.count(table, other.added[table], other.present[table], *other.span)
+
+
 class Staging:
-    """The staged rows of one import, on the connection to the store being written."""
+    """One import's way into the store being written: files, chunks, skipped rows, counts."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
         self.con = con
         self.records = 0  # read so far, for progress
+        self.totals = _Counts()
+        self._file = _Counts()
         con.execute(f"SET memory_limit = '{memory_limit}'")
-        con.execute("SET preserve_insertion_order = false")  # lets big inserts stream
-        for table in STORE_TABLES:
-            con.execute(f"CREATE TEMP TABLE stage_{table} AS SELECT * FROM {table} LIMIT 0")
-            for column in _META.split(", "):
-                con.execute(f"ALTER TABLE stage_{table} ADD COLUMN {column}")
         con.execute("CREATE TEMP TABLE skipped (_file INTEGER, _line BIGINT, _rec INTEGER, reason VARCHAR, detail VARCHAR)")
+        con.execute("CREATE TEMP TABLE file_items (tbl VARCHAR, itemId VARCHAR)")  # added by the file being read
+
+    @contextmanager
+    def file(self, file_no: int) -> Iterator[None]:
+        """One file's rows, all or none: an error takes out what it added and what it skipped."""
+        self._file = _Counts()
+        self.con.execute("DELETE FROM file_items")
+        try:
+            yield
+        except Exception:
+            for table in STORE_TABLES:
+                self.con.execute(
+                    f"DELETE FROM {table} WHERE itemId IN (SELECT itemId FROM file_items WHERE tbl = ?)", [table]
+                )
+            self.con.execute("DELETE FROM skipped WHERE _file = ?", [file_no])
+            raise
+        self.totals.fold(self._file)
+
+    @property
+    def span(self) -> tuple[datetime, datetime] | None:
+        """First and last time among the good rows read (UTC)."""
+        return (utc(self.totals.span[0]), utc(self.totals.span[1])) if self.totals.span else None
 
     def skip(self, file_no: int, rows: list[SkipRow]) -> None:
         """Record rows found bad before SQL saw them (not UTF-8, not JSON, wrong field count)."""
         if not rows:
             return
         lines, recs, reasons, details = zip(*rows, strict=True)
-        self.con.register("skip_rows", pa.table({
+        with registered(self.con, "skip_rows", pa.table({
             "_file": pa.array([file_no] * len(rows), pa.int32()), "_line": pa.array(lines, pa.int64()),
             "_rec": pa.array(recs, pa.int32()), "reason": pa.array(reasons, pa.string()),
             "detail": pa.array(details, pa.string()),
-        }))
-        try:
+        })):
             self.con.execute("INSERT INTO skipped SELECT * FROM skip_rows")
-        finally:
-            self.con.unregister("skip_rows")
+
+    @contextmanager
+    def materialized(self, name: str, sql: str, params: list[Any] | None = None) -> Iterator[None]:
+        """The answer to `sql` as the relation `name` for the block, computed once."""
+        with registered(self.con, name, self.con.sql(sql, params=params).to_arrow_table()):
+            yield
 
     def stage(self, file_no: int, relation: str, table_sources: dict[str, dict[str, Source]],
               ref: Callable[[str], str | None]) -> None:
-        """Stage the records of `relation` (columns __line, __rec, __tbl, __why and the fields).
+        """Add the records of `relation` (columns __line, __rec, __tbl, __why and the fields).
 
         `ref(name)` is the SQL for one source field in the relation, None when the file lacks it.
         """
@@ -77,36 +135,33 @@ class Staging:
             f"INSERT INTO skipped SELECT {file_no}, __line, __rec, __why, NULL FROM {relation} WHERE __why IS NOT NULL"
         )
         for table, table_source in table_sources.items():
-            self.con.execute(_stage_sql(table, file_no, relation, table_source, ref))
+            with self.materialized("typed", _typed_sql(table, relation, table_source, ref)):
+                self.con.execute(
+                    f"INSERT INTO skipped SELECT {file_no}, _line, _rec, _problem, _detail FROM typed WHERE _problem IS NOT NULL"
+                )
+                self._merge(table)
         (count,) = first_row(self.con, f"SELECT count(*) FROM {relation}") or (0,)
         self.records += int(count)
 
-    def forget(self, file_no: int) -> None:
-        """A file that failed midway leaves none of its rows behind."""
-        for table in (*(f"stage_{t}" for t in STORE_TABLES), "skipped"):
-            self.con.execute(f"DELETE FROM {table} WHERE _file = ?", [file_no])
-
-    def span(self) -> tuple[datetime, datetime] | None:
-        """First and last time among the good rows read."""
-        row = first_row(self.con, span_sql((f"stage_{t}" for t in STORE_TABLES), "WHERE _problem IS NULL"))
-        return None if row is None or row[0] is None else (utc(row[0]), utc(row[1]))
-
-    def merge(self, table: str) -> tuple[int, int]:
-        """Move the good rows into the table, once per item id, in time order: (added, already there)."""
-        stage = f"stage_{table}"
-        self.con.execute(
-            f"INSERT INTO skipped SELECT _file, _line, _rec, _problem, _detail FROM {stage} WHERE _problem IS NOT NULL"
-        )
-        (good,) = first_row(self.con, f"SELECT count(*) FROM {stage} WHERE _problem IS NULL") or (0,)
+    def _merge(self, table: str) -> None:
+        """Move the chunk's good rows into the table, once per item id, in time order."""
+        good, lo, hi = first_row(
+            self.con, "SELECT count(*), min(timestamp), max(timestamp) FROM typed WHERE _problem IS NULL"
+        ) or (0, None, None)
+        if not good:
+            return
         names = ", ".join(ident(c) for c in CLASSIC_TABLES[table])
-        (added,) = first_row(
-            self.con,
-            f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} s WHERE _problem IS NULL "
-            f"AND rowid IN (SELECT min(rowid) FROM {stage} WHERE _problem IS NULL GROUP BY itemId) "
-            f"AND NOT EXISTS (SELECT 1 FROM {table} kept WHERE kept.itemId = s.itemId) ORDER BY timestamp",
-        ) or (0,)
-        self.con.execute(f"DROP TABLE {stage}")
-        return int(added), int(good) - int(added)
+        # Only rows near the chunk's times can hold its items: zone maps skip the rest of the table.
+        with self.materialized("fresh", (
+            f"SELECT {names} FROM typed WHERE _problem IS NULL "
+            f"AND itemId NOT IN (SELECT itemId FROM {table} WHERE timestamp BETWEEN ? AND ? "
+            "AND itemId IN (SELECT itemId FROM typed)) "
+            "QUALIFY row_number() OVER (PARTITION BY itemId ORDER BY _line, _rec) = 1"
+        ), [lo - _SAME_TIME, hi + _SAME_TIME]):
+            self.con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM fresh ORDER BY timestamp")
+            self.con.execute(f"INSERT INTO file_items SELECT '{table}', itemId FROM fresh")
+            (added,) = first_row(self.con, "SELECT count(*) FROM fresh") or (0,)
+        self._file.count(table, int(added), int(good) - int(added), lo, hi)
 
     def skip_groups(self, names: list[str]) -> tuple[SkipGroup, ...]:
         """Skipped rows by reason, most first, with the first few places each (`names`: the files')."""
@@ -162,9 +217,9 @@ def _texts(table_sources: dict[str, Source], ref: Callable[[str], str | None]) -
     return texts, labels
 
 
-def _stage_sql(table: str, file_no: int, relation: str, table_sources: dict[str, Source],
-               ref: Callable[[str], str | None]) -> str:
-    """INSERT the rows of `relation` that belong to `table` into its staging table."""
+def _typed_sql(table: str, relation: str, table_sources: dict[str, Source], ref: Callable[[str], str | None]) -> str:
+    """SELECT the rows of `relation` that belong to `table` as the table's typed columns, with the
+    record's place (_line, _rec) and its first problem (_problem, _detail)."""
     texts, labels = _texts(table_sources, ref)
     values, problems = [], []
     for column, kind in CLASSIC_TABLES[table].items():
@@ -183,8 +238,7 @@ def _stage_sql(table: str, file_no: int, relation: str, table_sources: dict[str,
     problem_sql = ", ".join(p for p, _ in problems)
     detail_sql = ", ".join(f"CASE WHEN {p} IS NOT NULL THEN left({t}, 80) END" for p, t in problems)
     return (
-        f"INSERT INTO stage_{table} BY NAME SELECT {', '.join(values)}, "
-        f"{file_no} AS _file, __line AS _line, __rec AS _rec, "
+        f"SELECT {', '.join(values)}, __line AS _line, __rec AS _rec, "
         f"coalesce({problem_sql}) AS _problem, coalesce({detail_sql}) AS _detail "
         f"FROM (SELECT __line, __rec, {inner} FROM {relation} WHERE __tbl = '{table}')"
     )
