@@ -26,8 +26,9 @@ How an import stays safe (`job`, `staging`):
   (continuous export); a record without one (diagnostic settings carry none) gets the MD5 of its
   mapped values: the same record read twice is the same row.
 - Streamed: files are read in chunks (`CHUNK_BYTES` of JSON lines, 20,000 CSV rows); DuckDB parses
-  and maps them into staging tables that spill to disk past `MEMORY_LIMIT`. A pretty-printed
-  JSON document is the exception: it is read whole.
+  and maps each chunk and adds its rows to the store's copy before the next is read, under
+  `MEMORY_LIMIT` (a 1 GB export peaks near 560 MB resident, see bench/import_bench.py). A
+  pretty-printed JSON document is the exception: it is read whole.
 - A bad record is skipped and reported with its file, line and what was wrong; a file that cannot
   be read at all is reported and the other files still import.
 """
