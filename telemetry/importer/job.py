@@ -17,7 +17,7 @@ import duckdb
 from telemetry.importer.csv_files import CsvExport
 from telemetry.importer.files import FileProblem, peek
 from telemetry.importer.json_files import JsonExport
-from telemetry.importer.staging import Staging, first_row, span_sql
+from telemetry.importer.staging import Staging, first_row
 from telemetry.importer.summary import FileFailure, ImportSummary, Progress, ProgressCallback, utc
 from telemetry.store import DEFAULT_STORE, STORE_TABLES, connect, replacing
 
@@ -65,9 +65,10 @@ def import_exports(
 
 def store_span(path: Path | str) -> tuple[datetime, datetime] | None:
     """The first and last time of any row in a store (UTC), or None when it has none."""
+    union = " UNION ALL ".join(f"SELECT min(timestamp) lo, max(timestamp) hi FROM {t}" for t in STORE_TABLES)
     con = connect(path)
     try:
-        row = first_row(con, span_sql(STORE_TABLES))
+        row = first_row(con, f"SELECT min(lo), max(hi) FROM ({union})")
     finally:
         con.close()
     return None if row is None or row[0] is None else (utc(row[0]), utc(row[1]))

@@ -10,7 +10,7 @@ because DuckDB holds a transaction's appends in memory, and a file's memory woul
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -24,7 +24,7 @@ from telemetry.importer.summary import SkipGroup, SkipRow, utc
 from telemetry.schema import CLASSIC_TABLES
 from telemetry.store import STORE_TABLES, duckdb_type
 
-__all__ = ["Staging", "first_row", "registered", "span_sql"]
+__all__ = ["Staging", "first_row", "registered"]
 
 _EXAMPLES: Final = 3  # example locations kept per skip reason
 # A record keeps its time wherever it is exported, but the portal's CSV keeps only milliseconds:
@@ -46,12 +46,6 @@ def registered(con: duckdb.DuckDBPyConnection, name: str, rows: pa.Table) -> Ite
         yield
     finally:
         con.unregister(name)
-
-
-def span_sql(tables: Iterable[str]) -> str:
-    """SQL for the first and last timestamp over `tables`."""
-    union = " UNION ALL ".join(f"SELECT min(timestamp) lo, max(timestamp) hi FROM {t}" for t in tables)
-    return f"SELECT min(lo), max(hi) FROM ({union})"
 
 
 class _Counts:
