@@ -64,7 +64,7 @@ def store_sidebar(demo: Path) -> None:
             "for more, `python -m telemetry import PATH…` on the server."
         )
         uploads = st.file_uploader("Exported files", type=_EXPORT_TYPES, accept_multiple_files=True, key=_UPLOADS)
-        if st.button("Import", icon=":material/download:", disabled=not uploads, use_container_width=True):
+        if st.button("Import", icon=":material/download:", disabled=not uploads, width="stretch"):
             _import(list(uploads or []), demo)
         if (summary := st.session_state.get(_SUMMARY)) is not None:
             _show(summary)
