@@ -63,6 +63,8 @@ def _logs_api(store: Path) -> list[dict[str, Any]]:
 
 def run(sizes: list[str], runs: int, browser: bool, out: Path, store_dir: Path = stores.STORE_DIR) -> dict[str, Any]:
     started = time.perf_counter()
+    # The machine may be shared: its load says how much the figures were squeezed.
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
     results: dict[str, Any] = {"sizes": sizes, "runs": runs, "machine": _machine(),
                                "started": datetime.now(UTC).isoformat(timespec="seconds"),
                                "stores": {}, "data": {}, "logs_api": {}, "browser": None}
@@ -79,6 +81,7 @@ def run(sizes: list[str], runs: int, browser: bool, out: Path, store_dir: Path =
         _log(f"browser on {sizes[-1]}:")
         results["browser"] = browser_times(stores.spec(sizes[-1], store_dir).path, runs, _log)
     results["total_s"] = round(time.perf_counter() - started, 1)
+    results["load_average"] = {"start": load_at_start, "end": [round(x, 2) for x in os.getloadavg()]}
     results["targets"] = targets(results)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
