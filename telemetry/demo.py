@@ -660,10 +660,11 @@ def _scoring(
     keep = ts + (duration * 1000).astype(np.int64) < plan.end_us
     if not keep.all():
         sel = np.flatnonzero(keep)
-        ts, item_count, inst, level, category, batch, inline_image, duration, forced = (
+        ts, item_count, inst, level, category, batch, inline_image, duration, forced = (  # type: ignore[assignment]
             a[sel] for a in (ts, item_count, inst, level, category, batch, inline_image, duration, forced))
         span_hex, trace_hex = span_hex[sel], trace_hex[sel]
-        fs1, fs2, sql, img = (None if d is None else tuple(a[sel] for a in d) for d in (fs1, fs2, sql, img))
+        fs1, fs2, sql, img = (  # type: ignore[assignment]  # the same arrays, fewer rows
+            None if d is None else tuple(a[sel] for a in d) for d in (fs1, fs2, sql, img))
         n = len(sel)
     span_ids, op_ids = _fixed(span_hex), _fixed(trace_hex)
     code = _CATEGORY_CODE[category]

@@ -147,9 +147,9 @@ def _clean_strings(value: Json) -> Json:
     stack: list[tuple[list[Json] | dict[str, Json], object]] = [(root, 0)]
     while stack:
         parent, key = stack.pop()
-        node = parent[key]  # type: ignore[index]
+        node = parent[key]  # type: ignore[index, call-overload]
         if isinstance(node, str):
-            parent[key] = clean_text(node)  # type: ignore[index]
+            parent[key] = clean_text(node)  # type: ignore[index, call-overload]
         elif isinstance(node, list):
             stack.extend((node, i) for i in range(len(node)))
         elif isinstance(node, dict):

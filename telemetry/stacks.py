@@ -8,6 +8,7 @@ and `Details.status` says why.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -61,7 +62,7 @@ def _level(frame: object) -> int:
     return level if isinstance(level, int) and not isinstance(level, bool) else 0
 
 
-def _part(entry: dict[str, object]) -> ExceptionPart:
+def _part(entry: Mapping[str, object]) -> ExceptionPart:
     stack = entry.get("parsedStack")
     frames = sorted(stack, key=_level, reverse=True) if isinstance(stack, list) else []
     shown = tuple(f for f in map(_frame, frames) if f is not None)
