@@ -79,7 +79,8 @@ def run(sizes: list[str], runs: int, browser: bool, out: Path, store_dir: Path =
         from bench.browser import browser_times
 
         _log(f"browser on {sizes[-1]}:")
-        results["browser"] = browser_times(stores.spec(sizes[-1], store_dir).path, runs, _log)
+        small = stores.spec(sizes[0], store_dir).path if len(sizes) > 1 else None
+        results["browser"] = browser_times(stores.spec(sizes[-1], store_dir).path, runs, _log, small)
     results["total_s"] = round(time.perf_counter() - started, 1)
     results["load_average"] = {"start": load_at_start, "end": [round(x, 2) for x in os.getloadavg()]}
     results["targets"] = targets(results)

@@ -37,13 +37,25 @@ __all__ = ["browser_times"]
 CHROMIUM: Final = "/usr/bin/chromium"
 SETTLE_S: Final = 3.0
 BROWSER_RUNS: Final = 3  # a view takes seconds: three timed views a page keep the 10M run in budget
-# Script run over, and as many drawn Plotly charts as chart elements (at least `min`).
+# Before any page script: note when Streamlit's script run starts and when it last ends, in ms
+# since navigation started (performance.now()), to tell the server's part from the browser's.
+_TIMELINE_JS: Final = """window.__bench = {running: null, done: null};
+new MutationObserver(() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const state = app && app.getAttribute('data-test-script-state');
+  if (state === 'running' && window.__bench.running === null) window.__bench.running = performance.now();
+  if (state === 'notRunning' && window.__bench.running !== null) window.__bench.done = performance.now();
+}).observe(document, {subtree: true, childList: true, attributes: true,
+                      attributeFilter: ['data-test-script-state']});"""
+# Drawn: the script run is over and as many Plotly charts as chart elements (at least `min`) have
+# drawn their SVG. Answers the timeline then.
 _DRAWN_JS: Final = """(min) => {
   const app = document.querySelector('[data-testid="stApp"]');
   if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
   const charts = document.querySelectorAll('[data-testid="stPlotlyChart"]').length;
   const plots = Array.from(document.querySelectorAll('.js-plotly-plot'));
-  return charts >= min && plots.length === charts && plots.every(p => p.querySelector('.main-svg'));
+  if (!(charts >= min && plots.length === charts && plots.every(p => p.querySelector('.main-svg')))) return false;
+  return {drawn: performance.now(), running: window.__bench.running, done: window.__bench.done};
 }"""
 
 
@@ -80,11 +92,12 @@ def _view_url(base: str, page: str, minutes_earlier: int) -> str:
     return f"{base}/{path}?{urlencode(params, doseq=True)}"
 
 
-def _drawn_after(page: Page, url: str, charts: int) -> float:
-    started = time.perf_counter()
+def _drawn_after(page: Page, url: str, charts: int) -> dict[str, float]:
+    """Seconds from navigation to: the script run starting, it ending, every chart drawn."""
     page.goto(url)
-    page.wait_for_function(_DRAWN_JS, arg=charts, timeout=120_000, polling=50)
-    return time.perf_counter() - started
+    marks = page.wait_for_function(_DRAWN_JS, arg=charts, timeout=120_000, polling=50).json_value()
+    return {"drawn_s": marks["drawn"] / 1000, "script_start_s": (marks["running"] or 0) / 1000,
+            "script_end_s": (marks["done"] or marks["drawn"]) / 1000}
 
 
 def _charts_when_settled(page: Page, url: str) -> int:
@@ -103,42 +116,64 @@ def _charts_when_settled(page: Page, url: str) -> int:
 def _times(browser: Any, urls: list[str]) -> dict[str, Any]:
     """Count the charts on urls[0] (the warm-up), then time each other url in a fresh browser
     context (a new session, nothing cached in the browser) until that many charts are drawn."""
-    charts, times = 0, []
+    charts, views = 0, []
     for i, url in enumerate(urls):
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         try:
             page = context.new_page()
+            page.add_init_script(_TIMELINE_JS)
             if i == 0:
                 charts = _charts_when_settled(page, url)
             else:
-                times.append(_drawn_after(page, url, charts))
+                views.append(_drawn_after(page, url, charts))
         finally:
             context.close()
-    return {"median_s": round(statistics.median(times), 3), "runs_s": [round(t, 3) for t in times],
-            "charts": charts}
+    def median(key: str) -> float:
+        return round(statistics.median(v[key] for v in views), 3)
+
+    return {"median_s": median("drawn_s"), "runs_s": [round(v["drawn_s"], 3) for v in views], "charts": charts,
+            # where the time goes: loading the app and its session, the script run (our queries
+            # and the elements it sends), and drawing after the run
+            "script_start_s": median("script_start_s"), "script_end_s": median("script_end_s")}
 
 
-def browser_times(store: Path, runs: int, log: Any = print) -> dict[str, Any]:
+def browser_times(store: Path, runs: int, log: Any = print, small_store: Path | None = None) -> dict[str, Any]:
+    """Every page on `store` and the bare page; with `small_store`, the page with the most data
+    work again on it, to tell the data's share of a page's time from the app's own."""
     known = {file for file, *_ in PAGES}
     pages = [p for p in PAGE_VIEWS if f"pages/{p}.py" in known]
+    views = min(runs, BROWSER_RUNS) + 1  # a warm-up, then the timed views
     result: dict[str, Any] = {"store": store.name, "pages": {}, "skipped": sorted(set(PAGE_VIEWS) - set(pages))}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             with _bare_served() as base:
-                result["bare_page"] = _times(browser, [base + "/"] * (min(runs, BROWSER_RUNS) + 1))
-            log(f"  bare page: {result['bare_page']['median_s'] * 1000:.0f} ms")
+                result["bare_page"] = bare = _times(browser, [base + "/"] * views)
+            log(f"  bare page: {_phases(bare)}")
             with served(store, timeout_s=120) as (base, server):
                 result["server_rss_after_start_mb"] = round(_status_mb(server.pid, "VmRSS"), 1)
                 for k, page in enumerate(pages):
-                    urls = [_view_url(base, page, 60 * (k + 1) + i) for i in range(min(runs, BROWSER_RUNS) + 1)]
-                    found = _times(browser, urls)
-                    found["over_bare"] = round(found["median_s"] / result["bare_page"]["median_s"], 2)
+                    found = _times(browser, [_view_url(base, page, 60 * (k + 1) + i) for i in range(views)])
+                    found["over_bare"] = round(found["median_s"] / bare["median_s"], 2)
                     result["pages"][page] = found
-                    log(f"  {page:<13}: {found['median_s'] * 1000:.0f} ms to {found['charts']} charts drawn "
-                        f"({found['over_bare']}x the bare page)")
+                    log(f"  {page:<13}: {_phases(found)}, {found['over_bare']}x the bare page")
                 result["server_rss_mb"] = round(_status_mb(server.pid, "VmRSS"), 1)
                 result["server_peak_rss_mb"] = round(_status_mb(server.pid, "VmHWM"), 1)
+            if small_store is not None and pages:
+                result["small_store"] = _on_small_store(browser, small_store, result, views, log)
         finally:
             browser.close()
     return result
+
+
+def _on_small_store(browser: Any, store: Path, result: dict[str, Any], views: int, log: Any) -> dict[str, Any]:
+    page = max(result["pages"], key=lambda p: result["pages"][p]["median_s"])  # the slowest on the big store
+    with served(store, timeout_s=120) as (base, _):
+        found = _times(browser, [_view_url(base, page, 60 + i) for i in range(views)])
+    log(f"  {page} on {store.name}: {_phases(found)}")
+    return {"store": store.name, "page": page, **found}
+
+
+def _phases(found: dict[str, Any]) -> str:
+    return (f"{found['median_s'] * 1000:.0f} ms to {found['charts']} charts drawn (script ran from "
+            f"{found['script_start_s']:.2f} to {found['script_end_s']:.2f} s)")

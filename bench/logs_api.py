@@ -40,6 +40,8 @@ def page_requests(store: Path) -> list[dict[str, Any]]:
                             "http_requests": len(sent),
                             "response_bytes": sum(r.response_bytes for r in sent),  # gzip, on the wire
                             "json_bytes": sum(r.body_bytes for r in sent),
+                            # rows of all answers: bins x series, however many rows the store holds
+                            "answer_rows": sum(len(o.frame) for o in outcomes if isinstance(o, QueryResult)),
                             "panels_answered": sum(isinstance(o, QueryResult) for o in outcomes),
                             "panels": len(outcomes),
                         })

@@ -59,6 +59,7 @@ def test_every_page_view_is_one_logs_api_request_in_both_scopes(results: tuple[d
         assert view["http_requests"] == 1
         assert view["panels_answered"] == view["panels"] == len(page_queries(view["page"]))
         assert 0 < view["response_bytes"] <= view["json_bytes"]
+        assert view["answer_rows"] > 0
 
 
 def test_the_markdown_table_has_a_row_per_page_and_range_and_lists_the_targets(
