@@ -20,15 +20,20 @@ from tests.fake_logs_api import RESOURCE_ID, WORKSPACE_ID, StaticCredential, ser
 
 __all__ = ["SCOPES", "page_requests"]
 
-SCOPES: Final = {"workspace": {"workspace_id": WORKSPACE_ID}, "resource": {"resource_id": RESOURCE_ID}}
+SCOPES: Final = ("workspace", "resource")
+
+
+def _settings(scope: str, endpoint: str) -> LogsApiSettings:
+    if scope == "workspace":
+        return LogsApiSettings(workspace_id=WORKSPACE_ID, endpoint=endpoint)
+    return LogsApiSettings(resource_id=RESOURCE_ID, endpoint=endpoint)
 
 
 def page_requests(store: Path) -> list[dict[str, Any]]:
     rows = []
     with serve(store) as fake:
-        for scope, ids in SCOPES.items():
-            source = LogsApiSource(LogsApiSettings(endpoint=fake.endpoint, **ids), StaticCredential(),
-                                   enforce_https=False)
+        for scope in SCOPES:
+            source = LogsApiSource(_settings(scope, fake.endpoint), StaticCredential(), enforce_https=False)
             try:
                 for page in PAGE_VIEWS:
                     for range_name in RANGES:
