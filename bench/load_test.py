@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from playwright.async_api import async_playwright
@@ -26,9 +27,10 @@ sys.path.insert(0, str(ROOT))
 
 from components.navigation import PAGES  # noqa: E402
 from scripts.run_app import served  # noqa: E402
+from telemetry.store import connect as store_connection  # noqa: E402
 from tests.browser.conftest import CHROMIUM_ARGS  # noqa: E402
 
-RANGES = ["1h", "6h", "24h", "7d"]
+RANGES = [timedelta(hours=1), timedelta(hours=6), timedelta(days=1), timedelta(days=7)]
 SERVICES = ["", "churn-regressor", "image-classifier", "fraud-scorer"]
 DRAWN = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
@@ -40,13 +42,22 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _windows(store: Path) -> list[str]:
+    """Absolute ranges ending at the store's last request: a benchmark store ends on a fixed day,
+    and relative ranges ending now would show empty pages, fast for the wrong reason."""
+    with store_connection(store) as con:
+        end = con.execute("SELECT max(timestamp) FROM requests").fetchone()[0]
+    iso = "%Y-%m-%dT%H:%MZ"
+    return [f"from={(end - span):{iso}}&to={end:{iso}}" for span in RANGES]
+
+
 async def _session(browser, base: str, stop_at: float, rng: random.Random, times: list[float],
-                   errors: list[str]) -> None:
+                   errors: list[str], windows: list[str]) -> None:
     context = await browser.new_context(viewport={"width": 1300, "height": 900})
     page = await context.new_page()
     while time.monotonic() < stop_at:
         path = rng.choice([("" if i == 0 else p[3]) for i, p in enumerate(PAGES)])
-        query = f"range={rng.choice(RANGES)}"
+        query = rng.choice(windows)
         if service := rng.choice(SERVICES):
             query += f"&service={service}"
         started = time.monotonic()
@@ -61,14 +72,16 @@ async def _session(browser, base: str, stop_at: float, rng: random.Random, times
     await context.close()
 
 
-async def _load(base: str, sessions: int, seconds: float, seed: int) -> tuple[list[float], list[str]]:
+async def _load(
+    base: str, sessions: int, seconds: float, seed: int, windows: list[str],
+) -> tuple[list[float], list[str]]:
     times: list[float] = []
     errors: list[str] = []
     stop_at = time.monotonic() + seconds
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
                                                    args=CHROMIUM_ARGS)
-        await asyncio.gather(*(_session(browser, base, stop_at, random.Random(seed + i), times, errors)
+        await asyncio.gather(*(_session(browser, base, stop_at, random.Random(seed + i), times, errors, windows)
                                for i in range(sessions)))
         await browser.close()
     return times, errors
@@ -88,7 +101,7 @@ def _measure(
     async def _run() -> tuple[list[float], list[str]]:
         watcher = asyncio.create_task(_watch())
         try:
-            return await _load(base, args.sessions, args.seconds, args.seed)
+            return await _load(base, args.sessions, args.seconds, args.seed, _windows(args.store))
         finally:
             watcher.cancel()
 

@@ -110,3 +110,13 @@ def test_the_pandas_baseline_computes_the_same_panels_as_the_page(demo_store: Pa
         for name in close:  # ours: log buckets 2 % wide; pandas: exact
             np.testing.assert_allclose(joined[name].astype(float), joined[f"{name}_pd"].astype(float),
                                        rtol=0.025, err_msg=f"{query.name}.{name}")
+
+
+def test_the_readme_shows_the_benchmark_tables_of_this_commits_results() -> None:
+    from bench.report import markdown
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("<!-- bench:start -->\n", 1)[1].split("\n<!-- bench:end -->", 1)[0]
+    results = json.loads((root / "bench" / "results.json").read_text(encoding="utf-8"))
+    assert shown.strip() == markdown(results).strip()
