@@ -27,7 +27,7 @@ from playwright.sync_api import Page, sync_playwright
 
 from bench.stores import END, ROOT
 from components.navigation import PAGES
-from scripts.run_app import _wait_healthy, free_port, served
+from scripts.run_app import wait_healthy, free_port, served
 from telemetry.filters import Filters, TimeRange, to_query_params
 from telemetry.queries.pages import PAGE_VIEWS
 from tests.browser.conftest import CHROMIUM_ARGS
@@ -77,7 +77,7 @@ def _bare_served() -> Iterator[str]:
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_healthy(base, process, 60)
+        wait_healthy(base, process, 60)
         yield base
     finally:
         process.terminate()

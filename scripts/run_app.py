@@ -31,7 +31,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_healthy(base: str, process: subprocess.Popen[bytes], timeout_s: float) -> None:
+def wait_healthy(base: str, process: subprocess.Popen[bytes], timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -60,7 +60,7 @@ def served(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(base, process, timeout_s)
+        wait_healthy(base, process, timeout_s)
         yield base, process
     finally:
         process.terminate()
