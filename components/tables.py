@@ -36,7 +36,8 @@ def download_buttons(
         "CSV": (lambda: frame.to_csv(index=False).encode(), "csv", "text/csv"),
         "Parquet": (lambda: to_parquet_bytes(frame), "parquet", "application/vnd.apache.parquet"),
     }
-    for column, name in zip(st.columns([1] * len(formats) + [4])[: len(formats)], formats, strict=True):
-        make, suffix, mime = makers[name]
-        column.download_button(prefix + name, make, file_name=f"{key}.{suffix}", mime=mime, key=f"{key}.{suffix}",
-                               icon=":material/download:", on_click="ignore")
+    with st.container(horizontal=True):  # side by side at their own width, even in a narrow panel
+        for name in formats:
+            make, suffix, mime = makers[name]
+            st.download_button(prefix + name, make, file_name=f"{key}.{suffix}", mime=mime, key=f"{key}.{suffix}",
+                               icon=":material/download:", on_click="ignore", width="content")
