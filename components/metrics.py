@@ -14,11 +14,21 @@ def change_metric(
     fmt: str = "{:,.0f}",
     higher_is_worse: bool = False,
 ) -> None:
-    delta = f"{(current - previous) / previous:+.1%} vs previous period" if previous else None
     where.metric(
         label,
         fmt.format(current),
-        delta=delta,
+        delta=_change(current, previous),
         delta_color="inverse" if higher_is_worse else "normal",
-        help=None if previous else "No data in the previous period to compare with.",
+        help=f"Previous period (same length, just before): {fmt.format(previous)}",
     )
+
+
+def _change(current: float, previous: float) -> str | None:
+    """The change as a percentage; past tenfold as a multiple, which reads better than +22400.0 %.
+    None when the previous period had none: no percentage of zero means anything."""
+    if not previous:
+        return None
+    ratio = current / previous
+    if ratio >= 10:
+        return f"{ratio:,.0f}× previous period"
+    return f"{ratio - 1:+.1%} vs previous period"
