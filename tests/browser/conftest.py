@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from scripts.run_app import served
 
@@ -63,3 +63,27 @@ def screenshot(page: Page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+CHART = ".js-plotly-plot .main-svg"
+THEMES = {"light": "", "dark": "&embed=true&embed_options=dark_theme"}
+
+
+def settle(page: Page) -> None:
+    """Wait until Streamlit has finished the script run (and its fragments)."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=60_000)
+
+
+def open_drawn(page: Page, url: str, *, height: int = 3000) -> None:
+    """Open `url` and wait for its first chart. Streamlit scrolls inside its own container, so a
+    tall window gets the whole page into a screenshot."""
+    page.set_viewport_size({"width": 1400, "height": height})
+    page.goto(url)
+    settle(page)
+    expect(page.locator(CHART).first).to_be_visible(timeout=30_000)
+    page.wait_for_timeout(500)  # let Plotly finish laying out before the screenshot
+
+
+def assert_no_error(page: Page) -> None:
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    expect(page.locator('[data-testid="stAlertContentError"]')).to_have_count(0)

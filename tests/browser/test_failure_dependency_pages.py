@@ -8,52 +8,19 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import CHART, THEMES, assert_no_error, open_drawn, screenshot, settle
 
 pytestmark = pytest.mark.browser
 
-CHART = ".js-plotly-plot .main-svg"
 FEATURES = "features.contoso.internal"
-THEMES = {"light": "", "dark": "&embed=true&embed_options=dark_theme"}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _served_once(browser: Browser, app_url: str) -> None:
-    """The first page a fresh server is asked for, when it is not the default one, opens under a
-    "Page not found" modal (streamlit/streamlit#9992): have the server run the app once first."""
-    context = browser.new_context()
-    try:
-        first = context.new_page()
-        first.goto(app_url)
-        _idle(first)
-    finally:
-        context.close()
-
-
-def _idle(page: Page) -> None:
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=60_000)
-
-
-def _open(page: Page, url: str) -> None:
-    # Streamlit scrolls inside its own container: a tall window gets the whole page in the screenshot.
-    page.set_viewport_size({"width": 1400, "height": 3200})
-    page.goto(url)
-    _idle(page)
-    expect(page.locator(CHART).first).to_be_visible(timeout=30_000)
-    page.wait_for_timeout(500)  # let Plotly finish laying out before the screenshot
-
-
-def _no_exception(page: Page) -> None:
-    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
-    expect(page.locator('[data-testid="stAlertContentError"]')).to_have_count(0)
 
 
 @pytest.mark.parametrize("theme", list(THEMES))
 def test_the_failure_rate_page_draws_its_charts(page: Page, app_url: str, theme: str) -> None:
-    _open(page, f"{app_url}/failure-rate?range=7d{THEMES[theme]}")
-    _no_exception(page)
+    open_drawn(page, f"{app_url}/failure-rate?range=7d{THEMES[theme]}", height=3200)
+    assert_no_error(page)
     assert page.locator(".js-plotly-plot").count() == 3  # failure rate, failed count, failed result codes
     for title in ("Failure rate per service", "Result codes", "Top failing operations",
                   "Exceptions raised in failed requests"):
@@ -63,8 +30,8 @@ def test_the_failure_rate_page_draws_its_charts(page: Page, app_url: str, theme:
 
 @pytest.mark.parametrize("theme", list(THEMES))
 def test_the_dependencies_page_draws_its_charts_and_a_chosen_dependency(page: Page, app_url: str, theme: str) -> None:
-    _open(page, f"{app_url}/dependency-calls?range=7d&dependency={FEATURES}{THEMES[theme]}")
-    _no_exception(page)
+    open_drawn(page, f"{app_url}/dependency-calls?range=7d&dependency={FEATURES}{THEMES[theme]}", height=3200)
+    assert_no_error(page)
     assert page.locator(".js-plotly-plot").count() >= 3  # over time, slowest, most failing (+ distribution)
     expect(page.get_by_text(f"Operations calling {FEATURES}", exact=True)).to_be_visible()
     expect(page.get_by_text(f"Result codes of {FEATURES}", exact=True)).to_be_visible()
@@ -72,25 +39,25 @@ def test_the_dependencies_page_draws_its_charts_and_a_chosen_dependency(page: Pa
 
 
 def test_the_dependency_measure_switches_the_chart_to_p95_on_a_log_axis(page: Page, app_url: str) -> None:
-    _open(page, f"{app_url}/dependency-calls?range=7d")
+    open_drawn(page, f"{app_url}/dependency-calls?range=7d", height=3200)
     page.locator('[data-testid="stButtonGroup"]').get_by_text("p95 duration", exact=True).click()
-    _idle(page)
+    settle(page)
     expect(page.get_by_text("p95 duration (ms)").first).to_be_visible(timeout=30_000)
-    _no_exception(page)
+    assert_no_error(page)
 
 
 @pytest.mark.parametrize("panel", ["failure-rate?panel=failures.rate", "dependency-calls?panel=dependencies.slowest"])
 def test_one_panel_alone_draws_one_chart(page: Page, app_url: str, panel: str) -> None:
-    _open(page, f"{app_url}/{panel}&range=7d&embed=true")
+    open_drawn(page, f"{app_url}/{panel}&range=7d&embed=true", height=3200)
     assert page.locator(".js-plotly-plot").count() == 1
     expect(page.locator("h1")).to_have_count(0)
 
 
 def test_an_empty_range_says_so_without_a_chart(page: Page, app_url: str) -> None:
     page.goto(f"{app_url}/dependency-calls?from=2020-01-01T00:00Z&to=2020-01-02T00:00Z&dependency=nowhere")
-    _idle(page)
+    settle(page)
     expect(page.get_by_text("No dependency calls in").first).to_be_visible(timeout=30_000)
-    _no_exception(page)
+    assert_no_error(page)
     assert page.locator(".js-plotly-plot").count() == 0
     screenshot(page, "dependencies-page-empty")
 
@@ -108,16 +75,16 @@ def _query(page: Page) -> dict[str, list[str]]:
 
 
 def test_choosing_a_dependency_shows_its_panels_and_puts_it_in_the_url(page: Page, app_url: str) -> None:
-    _open(page, f"{app_url}/dependency-calls?range=7d")
+    open_drawn(page, f"{app_url}/dependency-calls?range=7d", height=3200)
     page.get_by_role("combobox", name="Show a dependency").click()
     page.get_by_role("option", name=FEATURES, exact=True).click()
     expect(page.get_by_text(f"Operations calling {FEATURES}", exact=True)).to_be_visible(timeout=30_000)
     assert _query(page)["dependency"] == [FEATURES]
-    _no_exception(page)
+    assert_no_error(page)
 
 
 def test_a_click_on_a_dependency_in_the_chart_chooses_it(page: Page, app_url: str) -> None:
-    _open(page, f"{app_url}/dependency-calls?range=7d")
+    open_drawn(page, f"{app_url}/dependency-calls?range=7d", height=3200)
     _click_a_bar(page, 0)
     expect(page.get_by_text(re.compile(r"^Operations calling "))).to_be_visible(timeout=30_000)
     assert _query(page)["dependency"][0] in {FEATURES, "tcp:sql-ml.database.windows.net | featuresdb",
@@ -125,13 +92,13 @@ def test_a_click_on_a_dependency_in_the_chart_chooses_it(page: Page, app_url: st
 
 
 def test_a_click_on_a_service_in_a_failure_chart_narrows_every_page_to_it(page: Page, app_url: str) -> None:
-    _open(page, f"{app_url}/failure-rate?range=7d")
+    open_drawn(page, f"{app_url}/failure-rate?range=7d", height=3200)
     _click_a_bar(page, 1)  # failed requests per service
     expect(page).to_have_url(re.compile(r"service="), timeout=30_000)
-    _idle(page)
+    settle(page)
     (service,) = _query(page)["service"]
     sidebar = page.locator('[data-testid="stSidebar"]')
     expect(sidebar.get_by_text(service, exact=True)).to_be_visible()  # the sidebar follows the URL
     latency_link = sidebar.get_by_role("link", name="Latency")
     assert f"service={service}" in (latency_link.get_attribute("href") or "")
-    _no_exception(page)
+    assert_no_error(page)

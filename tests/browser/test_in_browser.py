@@ -12,21 +12,18 @@ from playwright.sync_api import Page, expect
 
 from components.navigation import PAGES
 from scripts.run_app import served
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import CHART, screenshot, settle
 
 pytestmark = pytest.mark.browser
 
 RANGE = "range=7d"
 URL_PATHS = ["" if i == 0 else url for i, (_, _, _, url) in enumerate(PAGES)]
-CHART = ".js-plotly-plot .main-svg"
 REQUESTS = "request-rate"  # the request-rate page (the overview is the default page, at /)
 
 
 def _open(page: Page, url: str) -> None:
     page.goto(url)
-    page.wait_for_selector('[data-testid="stApp"]', timeout=30_000)
-    # Streamlit marks the app "notRunning" once the script run (and its fragments) finished.
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=60_000)
+    settle(page)
     page.wait_for_timeout(500)
 
 

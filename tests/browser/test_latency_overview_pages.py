@@ -8,39 +8,16 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import CHART, THEMES, assert_no_error, open_drawn, screenshot, settle
 
 pytestmark = pytest.mark.browser
-
-CHART = ".js-plotly-plot .main-svg"
-THEMES = {"light": "", "dark": "&embed=true&embed_options=dark_theme"}
-
-
-def _settled(page: Page) -> None:
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=60_000)
-
-
-def _open(page: Page, url: str) -> None:
-    # Streamlit scrolls inside its own container: a tall window gets the whole page in the screenshot.
-    page.set_viewport_size({"width": 1400, "height": 3000})
-    page.goto(url)
-    _settled(page)
-    expect(page.locator(CHART).first).to_be_visible(timeout=30_000)
-    page.wait_for_timeout(500)  # let Plotly finish laying out before the screenshot
-
-
-def _no_exception(page: Page) -> None:
-    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
-    expect(page.locator('[data-testid="stAlertContentError"]')).to_have_count(0)
 
 
 @pytest.mark.parametrize("theme", list(THEMES))
 def test_the_overview_is_the_default_page_with_four_headlines_and_trends(page: Page, app_url: str,
                                                                          theme: str) -> None:
-    # First: on a fresh server Streamlit's first run of any other page says "Page not found" (its
-    # legacy pages/ directory handling, until st.navigation has run once in the process).
-    _open(page, f"{app_url}/?range=7d{THEMES[theme]}")
-    _no_exception(page)
+    open_drawn(page, f"{app_url}/?range=7d{THEMES[theme]}")
+    assert_no_error(page)
     expect(page.locator('[data-testid="stMain"] h1')).to_have_text("Overview")
     expect(page.locator(CHART).nth(3)).to_be_visible(timeout=30_000)
     assert page.locator(".js-plotly-plot").count() == 4
@@ -51,8 +28,8 @@ def test_the_overview_is_the_default_page_with_four_headlines_and_trends(page: P
 
 @pytest.mark.parametrize("theme", list(THEMES))
 def test_the_latency_page_draws_its_charts_and_tables(page: Page, app_url: str, theme: str) -> None:
-    _open(page, f"{app_url}/response-times?range=7d{THEMES[theme]}")
-    _no_exception(page)
+    open_drawn(page, f"{app_url}/response-times?range=7d{THEMES[theme]}")
+    assert_no_error(page)
     assert page.locator(".js-plotly-plot").count() == 2  # percentiles over time, distribution
     for title in ("p50 / p95 / p99 per service (mean dotted)", "Distribution of durations",
                   "Slowest operations (p95 against the previous period)", "Slowest 20 requests"):
@@ -62,18 +39,18 @@ def test_the_latency_page_draws_its_charts_and_tables(page: Page, app_url: str, 
 
 
 def test_a_headline_opens_its_page_with_the_same_filters(page: Page, app_url: str) -> None:
-    _open(page, f"{app_url}/?range=7d&split=operation")
+    open_drawn(page, f"{app_url}/?range=7d&split=operation")
     page.locator('[data-testid="stMain"]').get_by_role("link", name=re.compile("Open Latency")).click()
     page.wait_for_url(re.compile(r"/response-times\?"), timeout=30_000)
-    _settled(page)
+    settle(page)
     assert "range=7d" in page.url and "split=operation" in page.url
     expect(page.get_by_text("p50 / p95 / p99 per operation (mean dotted)", exact=True)).to_be_visible(timeout=30_000)
-    _no_exception(page)
+    assert_no_error(page)
 
 
 @pytest.mark.parametrize("path", ["response-times?panel=latency.distribution", "?panel=overview.p95"])
 def test_one_panel_alone_draws_one_chart(page: Page, app_url: str, path: str) -> None:
-    _open(page, f"{app_url}/{path}&range=7d&embed=true")
+    open_drawn(page, f"{app_url}/{path}&range=7d&embed=true")
     assert page.locator(".js-plotly-plot").count() == 1
     expect(page.locator("h1")).to_have_count(0)
     screenshot(page, f"single-panel-{path.split('=')[-1]}")
@@ -82,8 +59,8 @@ def test_one_panel_alone_draws_one_chart(page: Page, app_url: str, path: str) ->
 @pytest.mark.parametrize("path", ["response-times", ""])
 def test_an_empty_range_says_so_without_a_chart(page: Page, app_url: str, path: str) -> None:
     page.goto(f"{app_url}/{path}?from=2020-01-01T00:00Z&to=2020-01-02T00:00Z")
-    _settled(page)
+    settle(page)
     expect(page.get_by_text("No requests in").first).to_be_visible(timeout=30_000)
-    _no_exception(page)
+    assert_no_error(page)
     assert page.locator(".js-plotly-plot").count() == 0
     screenshot(page, f"{path or 'overview'}-empty")
