@@ -233,7 +233,7 @@ def test_the_form_connects_to_a_classic_resource_and_says_which_services_report(
     fill_form(at, "logs_api", RESOURCE_ID, fake.endpoint)
     now = datetime.now(UTC)
     assert not at.exception
-    assert source_caption(at) == f"Source: **Logs API, Application Insights resource {RESOURCE_ID}**"
+    assert source_caption(at) == f"Source: **Logs API, Application Insights {RESOURCE_ID.rsplit('/', 1)[-1]}**"
     sent = fake.requests[before:]
     assert [r.path for r in sent] == [f"/v1{RESOURCE_ID}/query"] * 2, "the detection, then the page's batch"
     assert sent[0].queries[0].startswith("union isfuzzy=true withsource=table_ requests, dependencies")

@@ -183,6 +183,9 @@ class LogsApiSource:
 
     @property
     def label(self) -> str:
+        # The sidebar names a classic resource by its component name: the whole id takes five lines.
+        if self.settings.resource_id:
+            return f"Logs API, Application Insights {self.settings.resource_id.rstrip('/').rsplit('/', 1)[-1]}"
         return f"Logs API, {scope_name(self.settings)}"
 
     @property
