@@ -55,9 +55,10 @@ _FORM_FIELDS: Final = {  # where a form value came from, for ConfigError's messa
     "endpoint": "The cloud's endpoint",
 }
 _DETECTION_DAYS: Final = 7
-# azure-identity signs in to the public cloud unless told otherwise.
-_SOVEREIGN_SIGN_IN: Final = "Sign in to the cloud you pick: " + "; ".join(
-    f"{cloud.label}: `az cloud set --name {cloud.cli_name}` or AZURE_AUTHORITY_HOST={cloud.authority}"
+# Service principals and workload or managed identities are sent to the cloud's own sign-in host
+# (telemetry.sources.logs_api.default_credential); the Azure CLI keeps its own cloud setting.
+_SOVEREIGN_SIGN_IN: Final = "Signing in with `az login`? Point the CLI at the cloud you pick first: " + "; ".join(
+    f"{cloud.label}: `az cloud set --name {cloud.cli_name}`"
     for cloud in CLOUDS.values() if cloud.endpoint != DEFAULT_ENDPOINT) + "."
 
 

@@ -241,6 +241,27 @@ class _RecordingAzureCredential:
         return StaticCredential().get_token(*scopes)
 
 
+@pytest.mark.parametrize(("endpoint", "authority"), [
+    ("https://api.loganalytics.us", "https://login.microsoftonline.us"),
+    ("https://api.loganalytics.azure.cn", "https://login.chinacloudapi.cn"),
+])
+def test_a_sovereign_cloud_signs_in_at_its_own_authority_unless_the_environment_names_one(
+    monkeypatch: pytest.MonkeyPatch, endpoint: str, authority: str,
+) -> None:
+    import azure.identity
+
+    from telemetry.sources.logs_api import default_credential
+
+    monkeypatch.setattr(azure.identity, "DefaultAzureCredential", _RecordingAzureCredential)
+    monkeypatch.delenv("AZURE_AUTHORITY_HOST", raising=False)
+    _RecordingAzureCredential.made.clear()
+    default_credential(LogsApiSettings(workspace_id=WORKSPACE_ID, endpoint=endpoint))
+    default_credential(LogsApiSettings(workspace_id=WORKSPACE_ID, endpoint=endpoint, tenant_id="contoso.onmicrosoft.com"))
+    monkeypatch.setenv("AZURE_AUTHORITY_HOST", "https://login.example.test")
+    default_credential(LogsApiSettings(workspace_id=WORKSPACE_ID, endpoint=endpoint))
+    assert [made.get("authority") for made in _RecordingAzureCredential.made] == [authority, authority, None]
+
+
 def test_the_default_credential_asks_for_tokens_of_the_configured_tenant(monkeypatch: pytest.MonkeyPatch) -> None:
     import azure.identity
 

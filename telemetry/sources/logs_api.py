@@ -17,6 +17,7 @@ past it the panels say they were throttled and when to try again.
 
 from __future__ import annotations
 
+import os
 import copy
 import time
 from collections.abc import Sequence
@@ -39,7 +40,7 @@ from azure.monitor.query import (
     LogsTable,
 )
 
-from telemetry.config import LogsApiSettings
+from telemetry.config import DEFAULT_ENDPOINT, LogsApiSettings, cloud_of
 from telemetry.errors import BadQueryError, SourceUnavailableError, TelemetryError
 from telemetry.filters import Window
 from telemetry.kql import render_kql
@@ -125,12 +126,17 @@ def default_credential(settings: LogsApiSettings) -> TokenCredential:
     """az login, managed identity, service principal or workload identity environment variables."""
     from azure.identity import DefaultAzureCredential  # imported late: it is slow to import
 
+    cloud = cloud_of(settings.endpoint)
+    # A sovereign cloud signs in at its own host; AZURE_AUTHORITY_HOST, when set, still decides.
+    sign_in: dict[str, str] = {}
+    if cloud is not None and cloud.endpoint != DEFAULT_ENDPOINT and not os.environ.get("AZURE_AUTHORITY_HOST"):
+        sign_in["authority"] = cloud.authority
     if not settings.tenant_id:
-        return DefaultAzureCredential()
+        return DefaultAzureCredential(**sign_in)
     tenant = settings.tenant_id
     inner = DefaultAzureCredential(
         additionally_allowed_tenants=[tenant], shared_cache_tenant_id=tenant, visual_studio_code_tenant_id=tenant,
-        workload_identity_tenant_id=tenant, interactive_browser_tenant_id=tenant,
+        workload_identity_tenant_id=tenant, interactive_browser_tenant_id=tenant, **sign_in,
     )
     return _TenantCredential(inner, tenant)
 
