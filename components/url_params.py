@@ -10,7 +10,7 @@ from collections.abc import Hashable
 
 import streamlit as st
 
-__all__ = ["set_params", "synced_key"]
+__all__ = ["choose_in_url", "set_params", "synced_key"]
 
 
 def synced_key(param: str, url_value: Hashable) -> str:
@@ -30,3 +30,14 @@ def set_params(**values: str | None) -> None:
                 del st.query_params[param]
         else:
             st.query_params[param] = value
+
+
+def choose_in_url(param: str, label: str, options: list[str], chosen: str | None, *, placeholder: str) -> None:
+    """A selectbox of `options` that writes the choice to `param`. A value from a link that is not
+    among them (none in this range) is still offered, so the link opens what it names."""
+    choices = ["", *options]
+    if chosen and chosen not in choices:
+        choices.append(chosen)
+    key = synced_key(param, chosen or "")
+    st.selectbox(label, choices, key=key, format_func=lambda value: value or placeholder,
+                 on_change=lambda: set_params(**{param: st.session_state[key]}))

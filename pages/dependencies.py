@@ -17,7 +17,7 @@ from components.panels import show_panel
 from components.source import current_source, run_panels
 from components.tables import show_table
 from components.telemetry_rows import plain
-from components.url_params import set_params, synced_key
+from components.url_params import choose_in_url, set_params
 from components.view import live, page_heading
 from telemetry.filters import grain_name
 from telemetry.model import Query, RenderContext
@@ -105,13 +105,8 @@ def _targets(result: QueryResult, chosen: str | None) -> None:
 
 
 def _choose(targets: list[str], chosen: str | None) -> None:
-    choices = ["", *targets]
-    if chosen and chosen not in choices:
-        choices.append(chosen)  # a link to a dependency with no calls in this range still opens
-    key = synced_key("dependency", chosen or "")
-    st.selectbox("Show a dependency's result codes and callers", choices, key=key,
-                 format_func=lambda t: t or "(choose a dependency target)",
-                 on_change=lambda: set_params(dependency=st.session_state[key]))
+    choose_in_url("dependency", "Show a dependency's result codes and callers", targets, chosen,
+                  placeholder="(choose a dependency target)")
 
 
 def _slowest(result: QueryResult) -> None:

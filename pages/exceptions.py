@@ -14,7 +14,7 @@ from components.panels import empty_text, show_panel
 from components.source import current_source, run_panels
 from components.tables import show_table
 from components.telemetry_rows import capped, plain, show_exception_details
-from components.url_params import set_params, synced_key
+from components.url_params import choose_in_url
 from components.view import live, page_heading
 from telemetry.filters import grain_name
 from telemetry.model import RenderContext
@@ -61,13 +61,8 @@ def _groups(result: QueryResult, problem: str) -> None:
     for column in ("first_seen", "last_seen"):  # the page says times are UTC; no "+00:00" to cut off
         table[column] = table[column].dt.tz_convert(None)
     show_table(table, key="exceptions.groups", columns=_GROUP_COLUMNS)
-    choices = ["", *dict.fromkeys(table["problem"].astype(str))]
-    if problem and problem not in choices:
-        choices.append(problem)  # a link to a group with no exceptions in this range still opens
-    key = synced_key("problem", problem or "")
-    st.selectbox("Show a group's stack trace and sample requests", choices, key=key,
-                 format_func=lambda p: p or "(choose a problemId)",
-                 on_change=lambda: set_params(problem=st.session_state[key]))
+    choose_in_url("problem", "Show a group's stack trace and sample requests",
+                  list(dict.fromkeys(table["problem"].astype(str))), problem, placeholder="(choose a problemId)")
 
 
 def _op_link(op: str) -> str:
