@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 
 from telemetry.demo import INCIDENT_SERVICE, SAMPLED_SERVICE
-from telemetry.filters import Filters, TimeRange
+from telemetry.filters import Filters
 from telemetry.kql import render_kql
-from telemetry.model import Query, RenderContext
+from telemetry.model import RenderContext
 from telemetry.queries.dependencies import (
     OVER_TIME,
     TARGETS,
@@ -34,24 +34,14 @@ from telemetry.queries.dependencies import (
 )
 from telemetry.queries.latency import HISTOGRAM
 from telemetry.queries.pages import page_queries
-from telemetry.results import QueryResult
-from telemetry.sources.local import LocalSource
+from tests.store_answers import local_answer as _answer
+from tests.store_answers import window_filters as _filters
 from tests.apptest import run_page, texts, window_params
 from tests.kusto import assert_valid_kql, check_kql
 from tests.weighted import LOG_TOLERANCE, close_in_log, weighted_mean, weighted_percentile
 
 FEATURES = "features.contoso.internal"  # called by churn-regressor and the sampled fraud-scorer
 MODEL_STORE = "mlstore123.blob.core.windows.net"  # model downloads at start-up, outside any request
-
-
-def _filters(start: datetime, end: datetime, **kwargs: object) -> Filters:
-    return Filters(TimeRange(None, start, end), **kwargs)  # type: ignore[arg-type]
-
-
-def _answer(store: Path, query: Query, filters: Filters) -> pd.DataFrame:
-    (outcome,) = LocalSource(store).run([query], RenderContext.of(filters))
-    assert isinstance(outcome, QueryResult), outcome
-    return outcome.frame
 
 
 def _calls(frames: dict[str, pd.DataFrame], start: datetime, end: datetime, filters: Filters) -> pd.DataFrame:

@@ -16,9 +16,9 @@ from telemetry.filters import Filters, TimeRange
 from telemetry.kql import render_kql
 from telemetry.model import RenderContext
 from telemetry.queries.exceptions import GROUPS, OVER_TIME, SAMPLE_LIMIT, group_table, samples_listing
-from telemetry.results import QueryResult
-from telemetry.sources.local import LocalSource
 from tests import hostile_store
+from tests.store_answers import local_answer as _answer
+from tests.store_answers import window_filters as _filters
 from tests.apptest import run_page
 from tests.conftest import DEMO_DAYS
 from tests.kusto import assert_valid_kql, check_kql
@@ -28,12 +28,6 @@ KEYS = ["problemId", "type", "cloud_RoleName"]
 
 def _window(start: datetime, end: datetime, **kwargs: object) -> Filters:
     return Filters(TimeRange(None, start, end), **kwargs)  # type: ignore[arg-type]
-
-
-def _answer(store: Path, query, filters: Filters) -> pd.DataFrame:  # type: ignore[no-untyped-def]
-    (outcome,) = LocalSource(store).run([query], RenderContext.of(filters))
-    assert isinstance(outcome, QueryResult), outcome
-    return outcome.frame
 
 
 def _rows(exceptions: pd.DataFrame, start: datetime, end: datetime) -> pd.DataFrame:

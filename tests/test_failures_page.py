@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from telemetry.demo import INCIDENT_SERVICE, SAMPLED_SERVICE, incident_window
-from telemetry.filters import Filters, TimeRange
+from telemetry.filters import Filters
 from telemetry.kql import render_kql
-from telemetry.model import Query, RenderContext
+from telemetry.model import RenderContext
 from telemetry.queries.failures import (
     CODES,
     CODES_OVER_TIME,
@@ -26,21 +26,11 @@ from telemetry.queries.failures import (
     page_view,
 )
 from telemetry.queries.requests import RATE
-from telemetry.results import QueryResult
-from telemetry.sources.local import LocalSource
+from tests.store_answers import local_answer as _answer
+from tests.store_answers import window_filters as _filters
 from tests.apptest import run_page, texts, window_params
 from tests.conftest import DEMO_DAYS
 from tests.kusto import assert_valid_kql, check_kql
-
-
-def _filters(start: datetime, end: datetime, **kwargs: object) -> Filters:
-    return Filters(TimeRange(None, start, end), **kwargs)  # type: ignore[arg-type]
-
-
-def _answer(store: Path, query: Query, filters: Filters) -> pd.DataFrame:
-    (outcome,) = LocalSource(store).run([query], RenderContext.of(filters))
-    assert isinstance(outcome, QueryResult), outcome
-    return outcome.frame
 
 
 def _requests(frames: dict[str, pd.DataFrame], filters: Filters) -> pd.DataFrame:

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from telemetry.filters import Filters, TimeRange
+from telemetry.filters import Filters
 from telemetry.kql import render_kql
-from telemetry.model import ItemCount, LogBucket, Query, RenderContext, Summary
+from telemetry.model import ItemCount, LogBucket, RenderContext, Summary
 from telemetry.queries.latency import (
     DISTRIBUTION,
     HISTOGRAM,
@@ -36,23 +36,13 @@ from telemetry.queries.latency import (
     period_row,
     slowest_operations,
 )
-from telemetry.results import QueryResult
-from telemetry.sources.local import LocalSource
+from tests.store_answers import local_answer as _answer
+from tests.store_answers import window_filters as _filters
 from tests.apptest import run_page, texts, window_params
 from tests.kusto import assert_valid_kql
 from tests.weighted import close_in_log, weighted_mean, weighted_percentile
 
 SAMPLED = "fraud-scorer"
-
-
-def _filters(start: datetime, end: datetime, **kwargs: object) -> Filters:
-    return Filters(TimeRange(None, start, end), **kwargs)  # type: ignore[arg-type]
-
-
-def _answer(store: Path, query: Query, filters: Filters) -> pd.DataFrame:
-    (outcome,) = LocalSource(store).run([query], RenderContext.of(filters))
-    assert isinstance(outcome, QueryResult), outcome
-    return outcome.frame
 
 
 def _rows(frame: pd.DataFrame, filters: Filters, start: datetime | None = None,
