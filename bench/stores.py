@@ -3,7 +3,7 @@
     python -m bench.stores [--dir bench/stores] 10m     build one store in this process; prints its record
 
 A store is `<label>.duckdb` beside `<label>.json`, the record of what it holds: the demo's
-parameters, a hash of telemetry/demo.py (other code makes other rows), row counts, and how long
+parameters, a hash of telemetry/demo/ (other code makes other rows), row counts, and how long
 the build took and its peak memory. A store whose record does not match is built again. The
 runner builds in a child process so the build's peak memory is its own, not the runner's.
 """
@@ -70,7 +70,10 @@ def spec(label: str, directory: Path = STORE_DIR) -> StoreSpec:
 
 
 def _demo_hash() -> str:
-    return hashlib.sha256((ROOT / "telemetry" / "demo.py").read_bytes()).hexdigest()[:16]
+    digest = hashlib.sha256()
+    for part in sorted((ROOT / "telemetry" / "demo").glob("*.py")):
+        digest.update(part.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def current_record(store: StoreSpec) -> dict[str, Any] | None:
