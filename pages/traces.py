@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from components.charts import operation_timeline, series_chart
-from components.filters import current_filters, url_params, write_url
+from components.filters import around, current_filters, url_params, write_url
 from components.panels import empty_text, show_panel
 from components.source import current_source, run_panels
 from components.tables import show_table
@@ -15,6 +15,7 @@ from components.telemetry_rows import plain, show_exception_details, show_trace,
 from components.trace_search import pager, search_form
 from components.url_params import set_params, synced_key
 from components.view import live, page_heading
+from components.time_axis import span
 from telemetry.filters import grain_name
 from telemetry.model import Listing, RenderContext
 from telemetry.payloads import PROPERTY_LIMIT, distribution_grain, payload_rows, prediction_columns, prediction_distribution
@@ -55,8 +56,10 @@ def _rows(result: QueryResult) -> None:
             show_trace(row)
             op = str(row.get("operation_Id") or "")
             if op and op != search.operation_id:
+                # in a frozen window around the row, so it opens whatever range it was found in
                 st.button("Show this operation end to end", key=f"traces.row.{i}.op", icon=":material/timeline:",
-                          on_click=lambda op=op: set_params(op=op, pg=None))
+                          on_click=lambda op=op, at=row["timestamp"]: write_url(
+                              current_filters().with_changes(time=around(at)), op=op, pg=None))
 
 
 def _calls_table(result: QueryResult) -> None:
@@ -95,7 +98,7 @@ def _operation(op: str, queries: list[Listing], outcomes: list[Outcome], ctx: Re
 def _histogram(result: QueryResult) -> None:
     frame = result.frame.assign(series=result.frame["severity"].map(
         lambda s: SEVERITIES.get(int(s), str(s)) if pd.notna(s) else "?"))
-    st.plotly_chart(series_chart(frame, "traces", y_title="traces"), key="traces.histogram.chart")
+    st.plotly_chart(span(series_chart(frame, "traces", y_title="traces"), filters.window()), key="traces.histogram.chart")
 
 
 def _search_view(ctx: RenderContext) -> list[Outcome]:
