@@ -76,6 +76,7 @@ def filter_sidebar(filters: Filters) -> tuple[Filters, Callable[[Sequence[str]],
     )
     if st.session_state["f.range"] == "custom":
         _absolute_range_picker(sb)
+    _zoom_back_button(sb)
     services_box = sb.container()
     chosen = list(st.session_state["f.services"])
 
@@ -157,6 +158,30 @@ def link_params(filters: Filters, **page_params: str) -> dict[str, str | list[st
     """Query parameters for a link to another page with the same filters (and page params)."""
     view = {k: v for k, v in url_params().items() if k in VIEW_PARAMS}
     return {**to_query_params(filters), **view, **page_params}
+
+
+_BACK = "filters.zoom_back"  # the ranges before each drag-selection on a time chart, newest last
+
+
+def zoom_to(start: datetime, end: datetime) -> None:
+    """Narrow the whole dashboard to [start, end) in whole minutes, remembering the range before."""
+    filters = read_filters()[0]
+    start = start.astimezone(UTC).replace(second=0, microsecond=0)
+    end = max(end.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1),
+              start + timedelta(minutes=1))
+    st.session_state.setdefault(_BACK, []).append(filters.time)
+    write_url(filters.with_changes(time=TimeRange(None, start, end)))
+
+
+def _zoom_back() -> None:
+    write_url(read_filters()[0].with_changes(time=st.session_state[_BACK].pop()))
+
+
+def _zoom_back_button(sb: DeltaGenerator) -> None:
+    """After a drag-selection on a chart: the way back to the range before it."""
+    if st.session_state.get(_BACK):
+        sb.button(f"Back to {st.session_state[_BACK][-1].label()}", icon=":material/undo:", key="f.zoom_back",
+                  on_click=_zoom_back, help="The range before the last one chosen on a chart")
 
 
 # A link to one request or sample opens a frozen window this far either side of its time: it still

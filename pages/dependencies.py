@@ -19,7 +19,6 @@ from components.tables import show_table
 from components.telemetry_rows import plain
 from components.url_params import choose_in_url, set_params
 from components.view import live, page_heading
-from components.time_axis import span
 from telemetry.comparison import PERCENTILE_RESOLUTION, data_starts
 from telemetry.filters import grain_name
 from telemetry.model import Query, RenderContext
@@ -80,7 +79,7 @@ def _over_time(result: QueryResult) -> None:
     elif measure == "p95_ms":
         figure.update_yaxes(type="log")  # model downloads take seconds, feature lookups milliseconds
     targets = dict(zip(frame["series"], frame["target"].astype(str), strict=True))
-    choosable_chart(span(figure.update_layout(legend_y=-0.3, height=360), filters.window()),
+    choosable_chart(figure.update_layout(legend_y=-0.3, height=360), window=filters.window(),
                     key="dependencies.over_time.chart",
                     choose=lambda series: set_params(dependency=targets[series]))
     st.caption("Click a bar or point to show that dependency's distribution, result codes and callers below.")

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
+from components.chart_choice import time_chart
 from components.charts import series_chart
 from components.filters import current_filters, sample_link_params, url_text
 from components.navigation import PAGES
@@ -17,7 +18,6 @@ from components.tables import show_table
 from components.telemetry_rows import capped, plain, show_exception_details
 from components.url_params import choose_in_url
 from components.view import live, page_heading
-from components.time_axis import span
 from telemetry.comparison import data_starts
 from telemetry.filters import grain_name
 from telemetry.model import RenderContext
@@ -46,7 +46,7 @@ def _over_time(result: QueryResult) -> None:
     frame = result.frame.assign(series=result.frame[by] + " · " + result.frame["service"])
     frame = frame.groupby(["bucket", "series"], as_index=False)["exceptions"].sum()
     figure = series_chart(frame, "exceptions", y_title="exceptions").update_layout(legend_y=-0.3, height=360)
-    st.plotly_chart(span(figure, filters.window()), key="exceptions.over_time.chart")
+    time_chart(figure, window=filters.window(), key="exceptions.over_time.chart")
 
 
 _GROUP_COLUMNS = {"problem": "problemId", "type": "Type", "service": "Service", "exceptions": "Exceptions",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.chart_choice import choosable_chart, narrow_to_series
+from components.chart_choice import choosable_chart, narrow_to_series, time_chart
 from components.charts import series_chart
 from components.filters import current_filters, link_params
 from components.metrics import change_metric, explain_failure_rate
@@ -14,7 +14,6 @@ from components.panels import empty_text, show_panel
 from components.source import current_source, run_panels
 from components.tables import show_table
 from components.view import live, page_heading
-from components.time_axis import span
 from telemetry.filters import grain_name
 from telemetry.model import RenderContext
 from telemetry.queries.failures import code_table, failure_rate, operation_table, page_view
@@ -43,14 +42,14 @@ def _totals(result: QueryResult, ctx: RenderContext) -> None:
 
 def _rate_chart(result: QueryResult) -> None:
     figure = series_chart(failure_rate(result.frame), "failure_rate", y_title="failure rate", kind="line")
-    choosable_chart(span(figure.update_yaxes(tickformat=".1%", rangemode="tozero"), filters.window()),
+    choosable_chart(figure.update_yaxes(tickformat=".1%", rangemode="tozero"), window=filters.window(),
                     key="failures.rate.chart",
                     choose=narrow_to_series)
     st.caption(f"Click a point to narrow the whole dashboard to its {filters.split}.")
 
 
 def _failed_chart(result: QueryResult) -> None:
-    choosable_chart(span(series_chart(result.frame, "failed", y_title="failed requests"), filters.window()),
+    choosable_chart(series_chart(result.frame, "failed", y_title="failed requests"), window=filters.window(),
                     key="failures.failed.chart",
                     choose=narrow_to_series)
     st.caption(f"Click a bar to narrow the whole dashboard to its {filters.split}.")
@@ -58,8 +57,8 @@ def _failed_chart(result: QueryResult) -> None:
 
 def _codes_chart(result: QueryResult) -> None:
     frame = result.frame.rename(columns={"code": "series"})
-    st.plotly_chart(span(series_chart(frame, "failed", y_title="failed requests"), filters.window()),
-                    key="failures.codes_over_time.chart")
+    time_chart(series_chart(frame, "failed", y_title="failed requests"), window=filters.window(),
+               key="failures.codes_over_time.chart")
 
 
 def _codes(result: QueryResult) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from components.chart_choice import time_chart
 from components.charts import duration_histogram, percentile_panels
 from components.filters import current_filters, link_params, sample_link_params
 from components.metrics import change_metric
@@ -13,7 +14,6 @@ from components.navigation import NARROW_COLUMN, narrow_links, page_href
 from components.panels import empty_text, show_panel
 from components.source import current_source, run_panels
 from components.view import live, page_heading
-from components.time_axis import span
 from telemetry.comparison import PERCENTILE_RESOLUTION, data_starts
 from telemetry.filters import grain_name
 from telemetry.model import RenderContext
@@ -60,8 +60,7 @@ def _over_time(result: QueryResult) -> None:
     if series > MAX_SERIES:
         st.caption(f"The {MAX_SERIES} busiest of {series} {filters.split}s; narrow the sidebar to see others.")
     frame, lost = thin_bins(result.frame)
-    st.plotly_chart(span(percentile_panels(frame, max_series=MAX_SERIES), filters.window()),
-                    key="latency.over_time.chart")
+    time_chart(percentile_panels(frame, max_series=MAX_SERIES), window=filters.window(), key="latency.over_time.chart")
     if any(lost.values()):
         st.caption(f"Not drawn where a bin has too few requests to stand on: p95 in {lost['p95_ms']:,} bins (under "
                    f"{MIN_REQUESTS['p95_ms']} requests), p99 in {lost['p99_ms']:,} (under {MIN_REQUESTS['p99_ms']}); "

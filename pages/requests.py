@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.chart_choice import time_chart
 from components.charts import outcome_bars, series_chart
 from components.filters import current_filters
 from components.metrics import change_metric, explain_failure_rate
@@ -11,7 +12,6 @@ from components.panels import empty_text, show_panel
 from components.source import current_source, run_panels
 from components.tables import show_table
 from components.view import live, page_heading
-from components.time_axis import span
 from telemetry.filters import grain_name
 from telemetry.model import RenderContext
 from telemetry.comparison import data_starts
@@ -52,12 +52,12 @@ def _render() -> list[Outcome]:
     with left:
         show_panel(f"Requests per {filters.split}", rate_out, query=queries[1], ctx=ctx, schema=schema,
                    empty_text=nothing,
-                   render=lambda r: st.plotly_chart(span(series_chart(r.frame, "requests", y_title="requests"), ctx.window),
-                                                    key="requests.rate.chart"))
+                   render=lambda r: time_chart(series_chart(r.frame, "requests", y_title="requests"),
+                                               window=ctx.window, key="requests.rate.chart"))
     with right:
         show_panel("Succeeded and failed", rate_out, query=queries[1], ctx=ctx, schema=schema, empty_text=nothing,
                    panel_id="requests.outcome",
-                   render=lambda r: st.plotly_chart(span(outcome_bars(r.frame), ctx.window), key="requests.outcome.chart"))
+                   render=lambda r: time_chart(outcome_bars(r.frame), window=ctx.window, key="requests.outcome.chart"))
 
     show_panel("Operations", ops_out, query=queries[2], ctx=ctx, schema=schema, empty_text=nothing,
                render=lambda r: show_table(operations_table(r.frame, ctx.window), key="requests.operations",

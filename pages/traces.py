@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from components.chart_choice import time_chart
 from components.charts import operation_timeline, series_chart
 from components.filters import around, current_filters, url_params, write_url
 from components.panels import empty_text, show_panel
@@ -15,7 +16,6 @@ from components.telemetry_rows import plain, show_exception_details, show_trace,
 from components.trace_search import pager, search_form
 from components.url_params import set_params, synced_key
 from components.view import live, page_heading
-from components.time_axis import span
 from telemetry.filters import grain_name
 from telemetry.model import Listing, RenderContext
 from telemetry.payloads import PROPERTY_LIMIT, distribution_grain, payload_rows, prediction_columns, prediction_distribution
@@ -98,7 +98,7 @@ def _operation(op: str, queries: list[Listing], outcomes: list[Outcome], ctx: Re
 def _histogram(result: QueryResult) -> None:
     frame = result.frame.assign(series=result.frame["severity"].map(
         lambda s: SEVERITIES.get(int(s), str(s)) if pd.notna(s) else "?"))
-    st.plotly_chart(span(series_chart(frame, "traces", y_title="traces"), filters.window()), key="traces.histogram.chart")
+    time_chart(series_chart(frame, "traces", y_title="traces"), window=filters.window(), key="traces.histogram.chart")
 
 
 def _search_view(ctx: RenderContext) -> list[Outcome]:
