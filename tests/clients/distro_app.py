@@ -20,6 +20,7 @@ from azure.monitor.opentelemetry import configure_azure_monitor
 configure_azure_monitor(
     logger_name="scoring",  # the app's own logger; prints are routed to it below
     disable_offline_storage=True,  # a refused item must show as refused, not resent minutes later
+    enable_live_metrics=False,  # on by default, and sent to rt.services.visualstudio.com whatever the endpoint
 )
 
 from flask import Flask, jsonify, request  # noqa: E402  (instrumented after configure)
