@@ -7,9 +7,11 @@ hash covers the pins and the Python version: changing a pin builds a new venv). 
 needs a client builds its venv (about 20 s each with PyPI's wheels); later runs reuse it.
 
     venv = client_venv("inference-server-1.5")
-    with start_inference_server(venv, workdir, ingestion="http://127.0.0.1:PORT/", ikey=KEY) as server:
-        outcomes = [server.score({"data": [[1, 2, 3]]}) for _ in range(5)]
-    envelopes = wait_for_envelopes(capture_dir, lambda found: count(found, "RequestData") >= 5)
+    with ingest_endpoint(tmp_path) as endpoint:
+        with start_inference_server(venv, tmp_path / "work", ingestion=endpoint.url, ikey=new_ikey()) as server:
+            outcomes = [server.score({"data": [[1, 2, 3]]}) for _ in range(5)]
+            wait_for_envelopes(tmp_path / "capture", lambda found: count(found, "RequestData") >= 5)
+        envelopes = captured_envelopes(tmp_path / "capture")   # the client stopped: all it sent
 
 Clients (`CLIENTS`):
 - `distro`: a Flask app (`tests/clients/distro_app.py`) instrumented with azure-monitor-opentelemetry;
@@ -54,6 +56,7 @@ __all__ = [
     "connection_string",
     "count",
     "free_port",
+    "ingest_endpoint",
     "new_ikey",
     "start_distro_app",
     "start_inference_server",
@@ -267,6 +270,20 @@ def start_distro_app(venv: Path, workdir: Path, *, ingestion: str, ikey: str,
     cmd = [str(venv / "bin/python"), "distro_app.py", str(port)]
     with _serving(cmd, port=port, workdir=workdir, env=variables, name=venv.name, score_path="/score") as client:
         yield client
+
+
+@contextmanager
+def ingest_endpoint(root: Path, **options: Any) -> Iterator[Any]:
+    """Our ingestion endpoint on a free port of 127.0.0.1, in this process, writing the store
+    `root/live.duckdb` and keeping every accepted body in `root/capture` (`captured_envelopes`);
+    merged into the store when the block ends. `options` go to IngestServer."""
+    from telemetry.ingest import IngestServer
+
+    server = IngestServer(root / "live.duckdb", capture_dir=root / "capture", **options).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 # ---- what the clients sent ------------------------------------------------------------------------

@@ -12,6 +12,7 @@ APPLICATIONINSIGHTS_CONNECTION_STRING, as a deployment would set it.
 
 import json
 import logging
+import signal
 import sys
 import urllib.request
 
@@ -57,5 +58,7 @@ def health():
 
 
 if __name__ == "__main__":
+    # SIGTERM's default kills without atexit; exiting normally lets the distro flush what it holds.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     log.info("model initialized: %d weights", len(WEIGHTS))
     app.run(host="127.0.0.1", port=int(sys.argv[1]), threaded=True)
