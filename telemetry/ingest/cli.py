@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Final
 from uuid import UUID
 
+from telemetry.ingest.server import BUDGET_BYTES
 from telemetry.store import DEFAULT_STORE
 
 __all__ = ["LIVE_STORE", "add_parser", "run_ingest"]
@@ -35,14 +36,16 @@ def add_parser(commands: Any) -> None:
     ingest.add_argument("--ikey", action="append", type=_guid, default=[],
                         help="accept only this instrumentation key; repeat for several (default: any)")
     ingest.add_argument("--capture", type=Path, help="also keep every accepted body as it came, one file each")
+    ingest.add_argument("--max-pending-mb", type=int, default=BUDGET_BYTES >> 20,
+                        help="bodies being taken in at once, in MB; past it senders are told to retry (503)")
 
 
 def run_ingest(args: argparse.Namespace) -> int:
-    from telemetry.ingest.server import IngestServer
+    from telemetry.ingest.server import IngestServer  # noqa: PLC0415
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = IngestServer(args.store, port=args.port, host=args.host,
-                          allowed_ikeys=frozenset(args.ikey) or None, capture_dir=args.capture)
+    server = IngestServer(args.store, port=args.port, host=args.host, allowed_ikeys=frozenset(args.ikey) or None,
+                          capture_dir=args.capture, budget_bytes=args.max_pending_mb << 20)
     stopping = threading.Event()
 
     def stop(_signum: int, _frame: Any) -> None:
