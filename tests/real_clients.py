@@ -60,6 +60,8 @@ __all__ = [
     "new_ikey",
     "start_distro_app",
     "start_inference_server",
+    "stored_rows",
+    "store_file_ids",
     "wait_for_envelopes",
 ]
 
@@ -284,6 +286,28 @@ def ingest_endpoint(root: Path, **options: Any) -> Iterator[Any]:
         yield server
     finally:
         server.stop()
+
+
+def stored_rows(store: Path, sql: str) -> list[tuple[Any, ...]]:
+    """The answer to `sql` over the store as the dashboard reads it (merged rows and pending segments)."""
+    from telemetry.ingest.segments import open_store, segment_names
+
+    con = open_store(store, segment_names(store), "256MB")
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def store_file_ids(store: Path, table: str = "requests") -> set[str]:
+    """The ids in the store file alone (the endpoint stopped: every segment merged into it)."""
+    import duckdb
+
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        return {row[0] for row in con.execute(f"SELECT id FROM {table}").fetchall()}
+    finally:
+        con.close()
 
 
 # ---- what the clients sent ------------------------------------------------------------------------

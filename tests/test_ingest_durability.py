@@ -6,7 +6,6 @@ accepted."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,10 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
-
-from telemetry.ingest.segments import open_store, segment_names, segments_dir
-from tests.real_clients import free_port
+from telemetry.ingest.segments import segments_dir
+from tests.real_clients import free_port, store_file_ids, stored_rows
 from tests.track_envelopes import request
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,11 +107,7 @@ class Sender:
 
 
 def _stored_ids(store: Path) -> set[str]:
-    con = open_store(store, segment_names(store), "256MB")
-    try:
-        return {r[0] for r in con.execute("SELECT id FROM requests").fetchall()}
-    finally:
-        con.close()
+    return {r[0] for r in stored_rows(store, "SELECT id FROM requests")}
 
 
 def _flood(senders: list[Sender], seconds: float) -> None:
@@ -145,12 +138,7 @@ def test_a_flood_is_told_to_retry_memory_stays_bounded_and_every_accepted_item_i
     # bounded by the budget (8 MB of bodies, and Python's objects parsed from them), not by the flood
     assert grew_mb < 12 * 8 < offered_mb, (grew_mb, offered_mb)
     accepted = set().union(*(s.accepted for s in senders))
-    con = duckdb.connect(str(store), read_only=True)  # stopped: everything merged into the store file
-    try:
-        stored = {r[0] for r in con.execute("SELECT id FROM requests").fetchall()}
-    finally:
-        con.close()
-    assert stored == accepted
+    assert store_file_ids(store) == accepted  # stopped: everything merged into the store file
 
 
 def test_sigkill_mid_write_leaves_a_readable_store_with_every_accepted_item(tmp_path: Path) -> None:
@@ -183,9 +171,4 @@ def test_sigkill_mid_write_leaves_a_readable_store_with_every_accepted_item(tmp_
         late = Sender(again.url, "late", items_per_body=10)
         _flood([late], seconds=0.5)
     assert not list(segments_dir(store).glob("*.tmp"))
-    con = duckdb.connect(str(store), read_only=True)
-    try:
-        merged = {r[0] for r in con.execute("SELECT id FROM requests").fetchall()}
-    finally:
-        con.close()
-    assert merged == stored | late.accepted and late.accepted
+    assert store_file_ids(store) == stored | late.accepted and late.accepted

@@ -9,7 +9,6 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,13 +16,14 @@ from telemetry.cache import CachedSource
 from telemetry.filters import Filters, TimeRange
 from telemetry.ingest import IngestServer
 from telemetry.ingest.envelopes import MAX_BODY_BYTES, TRUNCATED_PROPERTY
-from telemetry.ingest.segments import compact, open_store, segment_names
+from telemetry.ingest.segments import compact
 from telemetry.model import RenderContext
 from telemetry.payloads import MESSAGE_LIMIT, PROPERTY_LIMIT, size_guard
 from telemetry.queries import panel
 from telemetry.results import QueryResult
 from telemetry.sources.local import LocalSource
-from tests.real_clients import captured_envelopes
+from tests.apptest import run_page
+from tests.real_clients import captured_envelopes, store_file_ids, stored_rows
 from tests.track_envelopes import IKEY, envelope, post, request, trace
 
 
@@ -35,16 +35,8 @@ def endpoint(tmp_path: Path) -> Iterator[IngestServer]:
     server.stop()
 
 
-def _rows(store: Path, sql: str) -> list[tuple[Any, ...]]:
-    con = open_store(store, segment_names(store), "256MB")
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def _ids(store: Path) -> list[str]:
-    return sorted(r[0] for r in _rows(store, "SELECT id FROM requests"))
+    return sorted(r[0] for r in stored_rows(store, "SELECT id FROM requests"))
 
 
 @pytest.mark.parametrize(("ndjson", "gzipped"), [(False, False), (False, True), (True, False), (True, True)],
@@ -54,7 +46,7 @@ def test_every_body_form_is_accepted_whole_and_stored(endpoint: IngestServer, nd
     status, _, answer = post(endpoint.url, items, ndjson=ndjson, gzipped=gzipped)
     assert (status, answer) == (200, {"itemsReceived": 6, "itemsAccepted": 6, "errors": []})
     assert _ids(endpoint.store) == [f"r{i}" for i in range(5)]
-    assert _rows(endpoint.store, "SELECT message FROM traces") == [("model initialized",)]
+    assert stored_rows(endpoint.store, "SELECT message FROM traces") == [("model initialized",)]
 
 
 def test_the_v2_path_is_the_same_endpoint(endpoint: IngestServer) -> None:
@@ -83,7 +75,7 @@ def test_a_body_that_is_not_json_is_refused_whole_with_400(endpoint: IngestServe
     status, _, answer = post(endpoint.url, body)
     assert status == 400
     assert answer["itemsAccepted"] == 0 and answer["errors"][0]["statusCode"] == 400
-    assert _rows(endpoint.store, "SELECT count(*) FROM requests") == [(0,)]
+    assert stored_rows(endpoint.store, "SELECT count(*) FROM requests") == [(0,)]
     assert not list((endpoint.store.parent / "capture").glob("*.body"))
 
 
@@ -99,14 +91,14 @@ def test_a_huge_item_is_cut_to_app_insights_limits_and_flagged(endpoint: IngestS
              properties={"Response Value": "y" * 9_000})]
     status, _, answer = post(endpoint.url, items)
     assert (status, answer["itemsAccepted"]) == (200, 2)
-    ((message, dims),) = _rows(endpoint.store, "SELECT message, customDimensions FROM traces")
+    ((message, dims),) = stored_rows(endpoint.store, "SELECT message, customDimensions FROM traces")
     assert len(message) == MESSAGE_LIMIT and size_guard(message, kind="message")
     properties = json.loads(dims)
     assert properties["Input"] == payload[:PROPERTY_LIMIT] and size_guard(properties["Input"])
     assert properties["small"] == "kept"
     assert properties[TRUNCATED_PROPERTY] == (
         "property Input (18,012 characters, kept 8,192), message (40,000 characters, kept 32,768)")
-    ((request_dims,),) = _rows(endpoint.store, "SELECT customDimensions FROM requests")
+    ((request_dims,),) = stored_rows(endpoint.store, "SELECT customDimensions FROM requests")
     assert "property Response Value (9,000 characters" in json.loads(request_dims)[TRUNCATED_PROPERTY]
 
 
@@ -122,7 +114,7 @@ def test_envelope_fields_become_the_classic_columns(endpoint: IngestServer) -> N
                                           "target": "features.internal", "data": "http://features.internal/f"}),
     ]
     assert post(endpoint.url, items)[0] == 200
-    ((timestamp, duration, bucket, success, code, count, op, parent, name, role, instance, sdk, ikey, dims, kind),) = _rows(
+    ((timestamp, duration, bucket, success, code, count, op, parent, name, role, instance, sdk, ikey, dims, kind),) = stored_rows(
         endpoint.store, "SELECT timestamp, duration, performanceBucket, success, resultCode, itemCount, operation_Id, "
         "operation_ParentId, operation_Name, cloud_RoleName, cloud_RoleInstance, sdkVersion, iKey, customDimensions, "
         "itemType FROM requests")
@@ -133,8 +125,8 @@ def test_envelope_fields_become_the_classic_columns(endpoint: IngestServer) -> N
         "op-1", "parent-1", "POST /score", "churn-scorer", "vm-7", IKEY, "request")
     assert sdk == "ulm_py3.11.7:otel1.33.0:ext1.0.0b40"
     assert json.loads(dims) == {"model": "churn:3", "rows": "12"}  # properties are text, as App Insights keeps them
-    assert _rows(endpoint.store, "SELECT severityLevel, itemCount FROM traces") == [(3, 3)]
-    assert _rows(endpoint.store, "SELECT target, type, duration, success FROM dependencies") == [
+    assert stored_rows(endpoint.store, "SELECT severityLevel, itemCount FROM traces") == [(3, 3)]
+    assert stored_rows(endpoint.store, "SELECT target, type, duration, success FROM dependencies") == [
         ("features.internal", "HTTP", 250.0, "True")]
 
 
@@ -144,7 +136,7 @@ def test_exceptions_keep_their_type_failed_method_and_stack(endpoint: IngestServ
     item = envelope("ExceptionData", {"severityLevel": 3, "properties": {"Request Id": "abc"}, "exceptions": [
         {"typeName": "ValueError", "message": "feature 3 is out of range", "hasFullStack": True, "stack": stack}]})
     assert post(endpoint.url, [item])[0] == 200
-    ((problem, kind, method, message, severity, details),) = _rows(
+    ((problem, kind, method, message, severity, details),) = stored_rows(
         endpoint.store, "SELECT problemId, type, method, message, severityLevel, details FROM exceptions")
     assert (problem, kind, method, severity) == ("ValueError at score.run", "ValueError", "score.run", 3)
     assert message == "feature 3 is out of range"
@@ -208,10 +200,18 @@ def test_merging_segments_keeps_every_row_once_and_readers_see_the_same(endpoint
     assert compact(endpoint.store) == 3
     assert compact(endpoint.store) == 0  # nothing left to merge
     assert _ids(endpoint.store) == before == ["r0", "r1", "r2"]
-    import duckdb
+    assert store_file_ids(endpoint.store) == {"r0", "r1", "r2"}  # the store file alone holds them now
 
-    con = duckdb.connect(str(endpoint.store), read_only=True)  # the store file alone holds them now
-    try:
-        assert con.execute("SELECT count(*) FROM requests").fetchone() == (3,)
-    finally:
-        con.close()
+
+def test_a_page_run_again_shows_the_requests_that_arrived_since(
+    endpoint: IngestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ENDPOINT_MONITOR_STORE", str(endpoint.store))
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    post(endpoint.url, [request(f"a{n}") for n in range(3)])
+    at = run_page("pages/overview.py", range="30m")
+    assert {m.label: m.value for m in at.metric}["Requests"] == "3"
+    post(endpoint.url, [request(f"b{n}", success=False, code="500") for n in range(2)])
+    at.run()  # what auto refresh does: the same session, the same shared answer cache
+    shown = {m.label: m.value for m in at.metric}
+    assert (shown["Requests"], shown["Failure rate"]) == ("5", "40.00%")

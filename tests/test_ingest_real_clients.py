@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from telemetry.ingest.envelopes import BASE_TABLES
-from telemetry.ingest.segments import open_store, segment_names
 from tests.apptest import run_page, texts
 from tests.real_clients import (
     ClientProcess,
@@ -28,6 +27,7 @@ from tests.real_clients import (
     new_ikey,
     start_distro_app,
     start_inference_server,
+    stored_rows,
     wait_for_envelopes,
 )
 
@@ -61,20 +61,15 @@ def _captured(envelopes: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
 
 
 def _stored(store: Path) -> dict[str, tuple[int, int]]:
-    con = open_store(store, segment_names(store), "256MB")
-    try:
-        return {table: tuple(int(v or 0) for v in con.execute(  # type: ignore[misc]
-            f"SELECT count(*), sum(itemCount) FROM {table}").fetchone() or (0, 0)) for table in BASE_TABLES.values()}
-    finally:
-        con.close()
+    found = {}
+    for table in BASE_TABLES.values():
+        ((rows, events),) = stored_rows(store, f"SELECT count(*), coalesce(sum(itemCount), 0) FROM {table}")
+        found[table] = (int(rows), int(events))
+    return found
 
 
 def _column(store: Path, sql: str) -> list[Any]:
-    con = open_store(store, segment_names(store), "256MB")
-    try:
-        return [row[0] for row in con.execute(sql).fetchall()]
-    finally:
-        con.close()
+    return [row[0] for row in stored_rows(store, sql)]
 
 
 def _drive(tmp_path: Path, client: str, start: Callable[..., Any], sent_enough: Callable[[list[dict[str, Any]]], bool],
@@ -97,6 +92,7 @@ def _overview(store: Path, service: str, monkeypatch: pytest.MonkeyPatch) -> dic
     at = run_page("pages/overview.py", range="1h", service=service)
     assert not at.exception, [e.value for e in at.exception]
     assert at.metric, texts(at, "info") + texts(at, "error") + texts(at, "warning")
+    assert f"Source: **live telemetry ({store.name})**" in texts(at, "caption")
     return {m.label: m.value for m in at.metric}
 
 
@@ -129,6 +125,18 @@ def test_the_inference_server_s_requests_prints_and_exceptions_all_reach_the_sto
     # the two raised calls, as exceptions
     types = _column(store, "SELECT type FROM exceptions")
     assert types.count("UserScriptException") == 2
+    # what this server's envelopes say about a call, as stored (the figures issue 14 corrects)
+    stored = stored_rows(store, """SELECT resultCode, success, duration, operation_Id,
+        json_extract_string(customDimensions, '$.resultCode') FROM requests""")
+    assert {(code, success) for code, success, *_ in stored} == {("0", "True")}  # even for the 500s
+    assert sorted(r[4] for r in stored) == sorted(str(o.status) for o in server.outcomes)
+    if version == "1.5":
+        assert {r[2] for r in stored} == {0.0}  # the span is opened and closed after the response
+        assert len({r[3] for r in stored}) == len(PLAN)  # a new trace id per request
+        assert set(_column(store, "SELECT operation_Id FROM traces")) == {"0" * 32}
+    else:
+        assert max(r[2] for r in stored) >= 200  # the sleeping call's real duration
+        assert len({r[3] for r in stored}) == 1  # every request of the process in one operation
     service = envelopes[0]["tags"]["ai.cloud.role"]
     _overview_subset(_overview(store, service, monkeypatch), _expected_overview(envelopes, service))
 
