@@ -4,7 +4,8 @@ Their pins conflict (azureml-inference-server-http 1.5.1 pins opentelemetry-sdk 
 wants 1.45; 1.4.1 brings OpenCensus), so each client has its own venv, pinned by a file
 `tests/clients/<name>.txt` and cached under `~/.cache/endpoint-monitor/venvs/<name>-<hash>` (the
 hash covers the pins and the Python version: changing a pin builds a new venv). The first test that
-needs a client builds its venv (about 20 s each with PyPI's wheels); later runs reuse it.
+needs a client builds its venv (about a minute each, `client_venvs` builds several at once);
+later runs reuse it.
 
     venv = client_venv("inference-server-1.5")
     with ingest_endpoint(tmp_path) as endpoint:
@@ -40,6 +41,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +55,7 @@ __all__ = [
     "base_types",
     "captured_envelopes",
     "client_venv",
+    "client_venvs",
     "connection_string",
     "count",
     "free_port",
@@ -101,11 +104,18 @@ def client_venv(name: str) -> Path:
         subprocess.run([_base_python(), "-m", "venv", str(venv)], check=True)
         subprocess.run(
             [str(venv / "bin/python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-             "--no-input", "-r", str(pins)],
+             "--no-input", "--no-deps", "--no-compile", "-r", str(pins)],
             check=True,
         )
         (venv / _COMPLETE).write_text(pins.read_text())
     return venv
+
+
+def client_venvs(*names: str) -> dict[str, Path]:
+    """Several clients' venvs, the missing ones built at the same time (pip mostly waits on the
+    network and the disk: three at once take about as long as the slowest)."""
+    with ThreadPoolExecutor(max_workers=len(names) or 1) as pool:
+        return dict(zip(names, pool.map(client_venv, names), strict=True))
 
 
 # ---- processes ------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ azure-monitor-opentelemetry distro. After N calls with known outcomes, the store
 requests, dependencies, exceptions and traces the clients sent (counted from the bodies the
 endpoint captured, not from our writer), and the pages show them.
 
-The first run builds each client's virtual environment (tests/real_clients.py; ~20-40 s each).
+The first run builds the clients' virtual environments (tests/real_clients.py; about 3 min on a busy
+2-core machine), cached after.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ import pytest
 from telemetry.ingest.envelopes import BASE_TABLES
 from tests.apptest import run_page, texts
 from tests.real_clients import (
+    CLIENTS,
     ClientProcess,
     captured_envelopes,
     client_venv,
+    client_venvs,
     count,
     ingest_endpoint,
     new_ikey,
@@ -43,6 +46,12 @@ PLAN: list[dict[str, Any]] = [
     {"data": ROWS},
 ]
 PRINTED = json.dumps({"input": ROWS, "output": [sum(w * x for w, x in zip([0.5, -1.0, 2.0], r)) for r in ROWS]})
+
+
+@pytest.fixture(scope="module", autouse=True)
+def venvs() -> dict[str, Path]:
+    """Every client's venv before the first test: built together on a fresh machine, cached after."""
+    return client_venvs(*CLIENTS)
 
 
 def _item_count(envelope: dict[str, Any]) -> int:

@@ -238,7 +238,8 @@ class IngestServer(ThreadingHTTPServer):
 
     def stop(self) -> None:
         """Stop taking requests, write what was accepted, merge the segments into the store."""
-        self.shutdown()
+        if self._thread is not None:
+            self.shutdown()  # waits for serve_forever, which only a started server runs
         self.server_close()
         self.writer.stop()
         self.compactor.stopping.set()
