@@ -161,7 +161,7 @@ def kusto_type(query: Query, name: str, kind: str, schema: str) -> str:
         return _KIND_TYPES[kind]
     if schema == "classic":
         return columns(query.table)[column]
-    return workspace_schema()[WORKSPACE_TABLES[query.table]][workspace_column(query.table, column)]
+    return workspace_schema()[WORKSPACE_TABLES.get(query.table, query.table)][workspace_column(query.table, column)]
 
 
 def kusto_datetime(moment: pd.Timestamp | datetime) -> str:
