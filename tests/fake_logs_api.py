@@ -42,7 +42,7 @@ from telemetry.kql import render_kql
 from telemetry.model import Column, Earliest, Latest, Listing, Query, RenderContext, SampleValue, Summary, result_columns
 from telemetry.queries import PANELS
 from telemetry.queries.pages import PAGE_VIEWS, page_queries
-from telemetry.schema import WORKSPACE_TABLES, Schema, columns, workspace_column, workspace_schema
+from telemetry.schema import WORKSPACE_TABLES, Schema, columns, is_endpoint_table, workspace_column, workspace_schema
 from telemetry.sources.local import LocalSource
 from telemetry.sources.logs_api import DETECTED_TABLES, STATEMENT_SEPARATOR, detection_kql
 
@@ -246,6 +246,11 @@ def known_queries() -> list[Query]:
     return found
 
 
+def schemas_of(query: Query) -> tuple[Schema, ...]:
+    """The KQL schemas a query's table exists in (online endpoint logs: workspaces only)."""
+    return ("workspace",) if is_endpoint_table(query.table) else ("classic", "workspace")
+
+
 class StoreAnswers:
     """A panel's KQL answered from a DuckDB store, by rendering known queries for the timespan."""
 
@@ -260,7 +265,7 @@ class StoreAnswers:
     def learn(self, queries: Sequence[Query], ctx: RenderContext) -> None:
         """Make these exact (query, context) pairs answerable, in both schemas."""
         for query in queries:
-            for schema in ("classic", "workspace"):
+            for schema in schemas_of(query):
                 self.learned[render_kql(query, ctx, schema)] = (query, ctx, schema)
 
     def _catalogue(self, window: Window) -> dict[str, tuple[Query, RenderContext, str]]:
@@ -273,7 +278,7 @@ class StoreAnswers:
                         filters = replace(filters, time=TimeRange(None, view.start, view.end))
                         ctx = RenderContext(view, filters.grain_for(view), filters)
                         for query in known_queries() + self.extra:
-                            for schema in ("classic", "workspace"):
+                            for schema in schemas_of(query):
                                 found.setdefault(render_kql(query, ctx, schema), (query, ctx, schema))
                 self._by_window[window] = found
             return self._by_window[window]

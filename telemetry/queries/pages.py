@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Final
 
 from telemetry.model import Query
-from telemetry.queries import dependencies, deployments, failures, latency, overview, panel
+from telemetry.queries import dependencies, failures, latency, overview, panel
 from telemetry.queries.exceptions import GROUPS, OVER_TIME
 from telemetry.queries.traces import search_histogram, search_listing
 
@@ -25,7 +25,6 @@ PAGE_VIEWS: Final[dict[str, Callable[[], list[Query]]]] = {
     "dependencies": dependencies.page_view,
     "latency": latency.page_view,
     "overview": overview.page_view,
-    "deployments": deployments.page_view,
 }
 
 
