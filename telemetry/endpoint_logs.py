@@ -16,6 +16,8 @@ from __future__ import annotations
 from typing import Final
 
 from telemetry.errors import WorkspaceOnlyError
+from telemetry.filters import Window
+from telemetry.kql_literals import datetime_literal
 from telemetry.schema import ENDPOINT_TABLES, Schema
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "ENDPOINT_LOG_TABLES",
     "EVENT_LOG",
     "TRAFFIC_LOG",
+    "detection_kql",
     "diagnostic_setting_hint",
     "workspace_only",
     "workspace_only_message",
@@ -63,3 +66,14 @@ def diagnostic_setting_hint(tables: tuple[str, ...] | list[str]) -> str:
             "diagnostic-settings create --resource <endpoint resource id> --workspace <workspace resource id> "
             "--logs '[{\"category\": \"" + tables[0] + "\", \"enabled\": true}]'`). Rows appear a few minutes "
             "after requests reach the endpoint.")
+
+
+def detection_kql(window: Window) -> str:
+    """Rows per endpoint log table in `window`, for the connect check (workspace scope only; no
+    user values). `isfuzzy` lets a workspace lack some of the tables; lacking all, Kusto fails it."""
+    return "\n".join([
+        f"union isfuzzy=true withsource=table_ {', '.join(ENDPOINT_LOG_TABLES)}",
+        f"| where TimeGenerated >= {datetime_literal(window.start)} and TimeGenerated < {datetime_literal(window.end)}",
+        "| summarize rows = count() by table_",
+        "| order by table_ asc",
+    ])

@@ -37,6 +37,7 @@ import duckdb
 import pandas as pd
 from azure.core.credentials import AccessToken
 
+from telemetry import endpoint_logs
 from telemetry.filters import Filters, TimeRange, Window
 from telemetry.kql import render_kql
 from telemetry.model import Column, Earliest, Latest, Listing, Query, RenderContext, SampleValue, Summary, result_columns
@@ -302,6 +303,8 @@ class DetectionAnswers:
     def __call__(self, text: str, window: Window | None) -> Body | None:
         if window is None:
             return None
+        if text == endpoint_logs.detection_kql(window):
+            return self._endpoint_tables(window)
         schemas: tuple[Schema, ...] = ("classic", "workspace")
         schema = next((s for s in schemas if detection_kql(s, window) == text), None)
         if schema is None:
@@ -315,6 +318,16 @@ class DetectionAnswers:
         with duckdb.connect(str(self.store), read_only=True) as con:
             frame = con.execute(f"SELECT * FROM ({sql}) ORDER BY items DESC, table_, service", params).df()
         return table_json(frame, ["string", "string", "long"])
+
+    def _endpoint_tables(self, window: Window) -> Body:
+        """Rows per online endpoint log table (the store keeps them under their own names)."""
+        sql = " UNION ALL ".join(
+            f"SELECT '{t}' AS table_, count(*) AS rows FROM \"{t}\" WHERE TimeGenerated >= ? AND TimeGenerated < ?"
+            for t in endpoint_logs.ENDPOINT_LOG_TABLES)
+        params = [window.start, window.end] * len(endpoint_logs.ENDPOINT_LOG_TABLES)
+        with duckdb.connect(str(self.store), read_only=True) as con:
+            frame = con.execute(f"SELECT * FROM ({sql}) WHERE rows > 0 ORDER BY table_", params).df()
+        return table_json(frame, ["string", "long"])
 
 
 # --- the server ----------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from components.connect import endpoint_logs_note
+from telemetry.config import LogsApiSettings
 from telemetry.demo import endpoints as demo
 from telemetry.endpoint_logs import CONSOLE_LOG, ENDPOINT_LOG_TABLES, EVENT_LOG, TRAFFIC_LOG, diagnostic_setting_hint
 from telemetry.errors import WorkspaceOnlyError
@@ -27,10 +29,11 @@ from telemetry.filters import Filters
 from telemetry.kql import render_kql
 from telemetry.model import RenderContext
 from telemetry.queries import deployments as q
+from telemetry.sources.logs_api import detect_services
 from telemetry.sql import render_sql
 from tests.apptest import run_page, texts, window_params
 from tests.azure_login import configure, day, fake, signed_in  # noqa: F401 (fixtures)
-from tests.fake_logs_api import RESOURCE_ID, WORKSPACE_ID, FakeLogsApi
+from tests.fake_logs_api import RESOURCE_ID, WORKSPACE_ID, FakeLogsApi, StaticCredential
 from tests.kusto import assert_valid_kql, check_kql
 from tests.store_answers import local_answer, window_filters
 from tests.weighted import close_in_log, weighted_percentile
@@ -363,3 +366,24 @@ def test_over_a_workspace_the_page_view_is_one_request_holding_every_panel(
     # every panel (the sidebar's services too, unless the overview's view left them in the cache)
     assert len(q.page_view()) <= len(mine[0].queries) <= len(q.page_view()) + 1
     assert not fake.unanswered
+
+
+def test_the_connect_check_says_which_endpoint_log_tables_have_rows_in_one_request(
+        fake: FakeLogsApi, demo_end: datetime, logs: dict[str, pd.DataFrame]) -> None:
+    settings = LogsApiSettings(workspace_id=WORKSPACE_ID, endpoint=fake.endpoint)
+    before = len(fake.requests)
+    found = detect_services(settings, StaticCredential(), now=demo_end, days=3, enforce_https=False)
+    assert len(fake.requests) == before + 1
+    recent = {t for t, f in logs.items() if (f["TimeGenerated"] >= demo_end - timedelta(days=3)).any()}
+    assert set(found.endpoint_tables) == recent == set(ENDPOINT_LOG_TABLES) and found.has_app_insights
+    assert_valid_kql([("workspace", q) for r in fake.requests[before:] for q in r.queries])
+    classic = detect_services(LogsApiSettings(resource_id=RESOURCE_ID, endpoint=fake.endpoint), StaticCredential(),
+                              now=demo_end, days=3, enforce_https=False)
+    assert classic.endpoint_tables == () and not any(TRAFFIC_LOG in q for q in fake.requests[-1].queries)
+
+
+def test_the_connect_note_names_the_endpoint_logs_found_and_missing() -> None:
+    assert endpoint_logs_note((TRAFFIC_LOG,), workspace=True) == (
+        f" Online endpoint logs: {TRAFFIC_LOG}; none in {CONSOLE_LOG}, {EVENT_LOG}.")
+    assert "diagnostic setting" in endpoint_logs_note((), workspace=True)
+    assert endpoint_logs_note((), workspace=False) == ""
