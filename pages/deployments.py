@@ -8,11 +8,10 @@ import pandas as pd
 import streamlit as st
 
 from components.charts import duration_histogram
-from components.connect import chosen_settings
 from components.deployment_charts import PERCENTILE_DASH, event_clusters, mark_events, per_deployment_chart
 from components.filters import current_filters, url_text
 from components.panels import show_panel
-from components.source import run_panels
+from components.source import reads_endpoint_logs, run_panels
 from components.url_params import choose_in_url
 from components.view import live, page_heading
 from telemetry.endpoint_logs import EVENT_LOG, TRAFFIC_LOG, diagnostic_setting_hint, workspace_only_message
@@ -32,10 +31,9 @@ from telemetry.queries.deployments import (
 from telemetry.results import Outcome, QueryResult
 
 filters = current_filters()
-_settings = chosen_settings()
 # These tables exist only in workspaces: a classic resource is told so and asked nothing; the
 # local store keeps them under their workspace names, so its panels show workspace KQL.
-_classic_scope = _settings is not None and _settings.schema_name == "classic"
+_classic_scope = not reads_endpoint_logs()
 schema = "workspace"
 _ctx = RenderContext.of(filters)
 page_heading("Deployments", f"{filters.time.label()} · bins of {grain_name(_ctx.grain)} · times in UTC · "

@@ -15,7 +15,6 @@ import math
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -35,7 +34,7 @@ from tests.apptest import run_page, texts, window_params
 from tests.azure_login import configure, day, fake, signed_in  # noqa: F401 (fixtures)
 from tests.fake_logs_api import RESOURCE_ID, WORKSPACE_ID, FakeLogsApi, StaticCredential
 from tests.kusto import assert_valid_kql, check_kql
-from tests.store_answers import local_answer, window_filters
+from tests.store_answers import endpoint_frames, local_answer, window_filters
 from tests.weighted import close_in_log, weighted_percentile
 
 DEPLOYMENTS = ("blue", "green")
@@ -44,11 +43,7 @@ DEPLOYMENTS = ("blue", "green")
 @pytest.fixture(scope="module")
 def logs(demo_store: Path) -> dict[str, pd.DataFrame]:
     """Every row of the three endpoint tables, straight from the store."""
-    with duckdb.connect(str(demo_store), read_only=True) as con:
-        frames = {t: con.execute(f'SELECT * FROM "{t}"').df() for t in ENDPOINT_LOG_TABLES}
-    for frame in frames.values():
-        frame["TimeGenerated"] = pd.to_datetime(frame["TimeGenerated"]).dt.tz_localize("UTC")
-    return frames
+    return endpoint_frames(demo_store)
 
 
 @pytest.fixture(scope="module")

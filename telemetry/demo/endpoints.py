@@ -30,6 +30,9 @@ cumulative marks from the request's start, as the table reference defines them: 
 (last request byte received) <= ResponseDurationMs (first byte from the model) <= TotalDurationMs
 (last byte sent); throttling delays are part of the upload and download.
 
+App Insights' fraud-scorer rows keep naming blue's instances whichever deployment served them
+(that generator knows one deployment): the endpoint's logs say which one did.
+
 AmlOnlineEndpointConsoleLog: one line a request printed by score.py (`<request id> scored …`),
 the inference server's start-up lines at every container start, and the MemoryError traceback
 before the restart. AmlOnlineEndpointEventLog: container starts (blue restarts when App Insights'
