@@ -43,7 +43,8 @@ from telemetry.model import (
     global_predicates,
     split_column,
 )
-from telemetry.schema import WORKSPACE_TABLES, Schema, columns, workspace_column
+from telemetry.endpoint_logs import workspace_only
+from telemetry.schema import WORKSPACE_TABLES, Schema, columns, is_endpoint_table, workspace_column
 
 __all__ = ["render_kql"]
 
@@ -54,6 +55,8 @@ class _Dialect:
         self.schema = schema
 
     def source(self) -> str:
+        if is_endpoint_table(self.table):
+            return workspace_only(self.table, self.schema)
         return self.table if self.schema == "classic" else WORKSPACE_TABLES[self.table]
 
     def col(self, column: str) -> str:

@@ -37,12 +37,13 @@ import duckdb
 import pandas as pd
 from azure.core.credentials import AccessToken
 
+from telemetry import endpoint_logs
 from telemetry.filters import Filters, TimeRange, Window
 from telemetry.kql import render_kql
 from telemetry.model import Column, Earliest, Latest, Listing, Query, RenderContext, SampleValue, Summary, result_columns
 from telemetry.queries import PANELS
 from telemetry.queries.pages import PAGE_VIEWS, page_queries
-from telemetry.schema import WORKSPACE_TABLES, Schema, columns, workspace_column, workspace_schema
+from telemetry.schema import WORKSPACE_TABLES, Schema, columns, is_endpoint_table, workspace_column, workspace_schema
 from telemetry.sources.local import LocalSource
 from telemetry.sources.logs_api import DETECTED_TABLES, STATEMENT_SEPARATOR, detection_kql
 
@@ -161,7 +162,7 @@ def kusto_type(query: Query, name: str, kind: str, schema: str) -> str:
         return _KIND_TYPES[kind]
     if schema == "classic":
         return columns(query.table)[column]
-    return workspace_schema()[WORKSPACE_TABLES[query.table]][workspace_column(query.table, column)]
+    return workspace_schema()[WORKSPACE_TABLES.get(query.table, query.table)][workspace_column(query.table, column)]
 
 
 def kusto_datetime(moment: pd.Timestamp | datetime) -> str:
@@ -246,6 +247,11 @@ def known_queries() -> list[Query]:
     return found
 
 
+def schemas_of(query: Query) -> tuple[Schema, ...]:
+    """The KQL schemas a query's table exists in (online endpoint logs: workspaces only)."""
+    return ("workspace",) if is_endpoint_table(query.table) else ("classic", "workspace")
+
+
 class StoreAnswers:
     """A panel's KQL answered from a DuckDB store, by rendering known queries for the timespan."""
 
@@ -260,7 +266,7 @@ class StoreAnswers:
     def learn(self, queries: Sequence[Query], ctx: RenderContext) -> None:
         """Make these exact (query, context) pairs answerable, in both schemas."""
         for query in queries:
-            for schema in ("classic", "workspace"):
+            for schema in schemas_of(query):
                 self.learned[render_kql(query, ctx, schema)] = (query, ctx, schema)
 
     def _catalogue(self, window: Window) -> dict[str, tuple[Query, RenderContext, str]]:
@@ -273,7 +279,7 @@ class StoreAnswers:
                         filters = replace(filters, time=TimeRange(None, view.start, view.end))
                         ctx = RenderContext(view, filters.grain_for(view), filters)
                         for query in known_queries() + self.extra:
-                            for schema in ("classic", "workspace"):
+                            for schema in schemas_of(query):
                                 found.setdefault(render_kql(query, ctx, schema), (query, ctx, schema))
                 self._by_window[window] = found
             return self._by_window[window]
@@ -297,6 +303,8 @@ class DetectionAnswers:
     def __call__(self, text: str, window: Window | None) -> Body | None:
         if window is None:
             return None
+        if text == endpoint_logs.detection_kql(window):
+            return self._endpoint_tables(window)
         schemas: tuple[Schema, ...] = ("classic", "workspace")
         schema = next((s for s in schemas if detection_kql(s, window) == text), None)
         if schema is None:
@@ -310,6 +318,16 @@ class DetectionAnswers:
         with duckdb.connect(str(self.store), read_only=True) as con:
             frame = con.execute(f"SELECT * FROM ({sql}) ORDER BY items DESC, table_, service", params).df()
         return table_json(frame, ["string", "string", "long"])
+
+    def _endpoint_tables(self, window: Window) -> Body:
+        """Rows per online endpoint log table (the store keeps them under their own names)."""
+        sql = " UNION ALL ".join(
+            f"SELECT '{t}' AS table_, count(*) AS rows FROM \"{t}\" WHERE TimeGenerated >= ? AND TimeGenerated < ?"
+            for t in endpoint_logs.ENDPOINT_LOG_TABLES)
+        params = [window.start, window.end] * len(endpoint_logs.ENDPOINT_LOG_TABLES)
+        with duckdb.connect(str(self.store), read_only=True) as con:
+            frame = con.execute(f"SELECT * FROM ({sql}) WHERE rows > 0 ORDER BY table_", params).df()
+        return table_json(frame, ["string", "long"])
 
 
 # --- the server ----------------------------------------------------------------------------------
