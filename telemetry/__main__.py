@@ -5,6 +5,7 @@
     python -m telemetry kql requests.rate --schema classic|workspace
     python -m telemetry import PATH... [--store data/imported.duckdb]
     python -m telemetry panels
+    python -m telemetry alert failures.rate --above 0.05 [--window 5m --scope workspace --format arm|bicep|az]
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 
+from telemetry import alert_cli
 from telemetry.errors import TelemetryError
 from telemetry.filters import from_query_params
 from telemetry.importer import IMPORT_STORE, run_cli
@@ -69,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     imports.add_argument("--store", type=Path, default=IMPORT_STORE)
 
     commands.add_parser("panels", help="list the panels")
+    alert_cli.add_parser(commands)
     return parser
 
 
@@ -104,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _demo(args)
     if args.command == "import":
         return run_cli(args.paths, args.store)
+    if args.command == "alert":
+        return alert_cli.run(args)
     try:
         query = panel(args.panel)
     except (KeyError, TypeError) as error:
