@@ -452,7 +452,7 @@ def bicep(rule: AlertRule) -> str:
     scope = _scope_parameter(rule)
     default = f" = {_bicep_string(scope['defaultValue'])}" if "defaultValue" in scope else ""
     return "\n".join([
-        f"// Endpoint Monitor alert rule: {' '.join(rule.display_name.split())}",
+        f"// Endpoint Monitor alert rule from the panel {rule.panel}: {rule.measure.title.lower()}",
         f"@description({_bicep_string(scope['metadata']['description'])})",
         f"param scopeResourceId string{default}",
         "",
