@@ -142,10 +142,13 @@ def _order(order_by: tuple[tuple[str, str], ...]) -> str:
     return ", ".join(f"{name} {direction}" for name, direction in order_by)
 
 
-def render_kql(query: Query, ctx: RenderContext, schema: Schema) -> str:
-    """KQL text for `query` under `ctx`; user values appear only as escaped string literals."""
+def render_kql(query: Query, ctx: RenderContext, schema: Schema, *, bounded: bool = True) -> str:
+    """KQL text for `query` under `ctx`; user values appear only as escaped string literals.
+
+    `bounded=False` leaves out the time window, for an alert rule: Azure Monitor sets its range.
+    """
     d = _Dialect(query.table, schema)
-    lines = [d.source(), f"| where {d.window(ctx.read_window(query))}"]
+    lines = [d.source(), *([f"| where {d.window(ctx.read_window(query))}"] if bounded else [])]
     lines += [f"| where {d.predicate(p, ctx)}" for p in global_predicates(query, ctx.filters) + query.where]
     if isinstance(query, Listing):
         lines += _listing_tail(query, d)
