@@ -35,6 +35,7 @@ from telemetry.model import (
     Query,
     RenderContext,
     SampleValue,
+    SelfRendered,
     SeriesSplit,
     Summary,
     TimeBin,
@@ -45,7 +46,7 @@ from telemetry.model import (
 )
 from telemetry.schema import WORKSPACE_TABLES, Schema, columns, workspace_column
 
-__all__ = ["render_kql"]
+__all__ = ["KqlDialect", "render_kql"]
 
 
 class _Dialect:
@@ -127,6 +128,10 @@ class _Dialect:
         raise TypeError(f"unknown measure {measure!r}")
 
 
+# For self-rendered queries: the same table, column and predicate spelling in both schemas.
+KqlDialect = _Dialect
+
+
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
@@ -141,6 +146,8 @@ def _order(order_by: tuple[tuple[str, str], ...]) -> str:
 
 def render_kql(query: Query, ctx: RenderContext, schema: Schema) -> str:
     """KQL text for `query` under `ctx`; user values appear only as escaped string literals."""
+    if isinstance(query, SelfRendered):
+        return query.kql(ctx, schema)
     d = _Dialect(query.table, schema)
     lines = [d.source(), f"| where {d.window(ctx.read_window(query))}"]
     lines += [f"| where {d.predicate(p, ctx)}" for p in global_predicates(query, ctx.filters) + query.where]

@@ -1,0 +1,415 @@
+"""Model monitoring's one query: the features of logged inputs and predictions, aggregated where
+the data is, for a reference and a current window.
+
+A scoring call's payload is what run() printed (`customDimensions.Contents`, JSON with "input"
+and "output") or, for a service that logs model data collection, its "input" and "prediction"
+traces (`customDimensions.Content`); a service that has data collection is read from it alone,
+so no call counts twice. Features come out of the payload by one rule in both dialects:
+
+    role value   input / output (prediction)
+    records      value.data when it is an array, else the value when it is an array, else [value]
+                 (at most 1,000 a call)
+    feature      a record's keys (`input.amount`), its positions (`input[2]`), or the role itself
+                 for a scalar record (`output`) (at most 200 a record, 100 features a service)
+
+Payloads cut at the 8,192-character property limit, and payloads that are not a JSON object or
+array, are left out and counted. The answer is one long table whose size depends on the number
+of features and bins, never on the number of calls (`part` says what a row holds):
+
+    calls    per status (ok / cut / unparsed) [and time bucket]: stored rows and itemCount
+    records  per role: records read (the denominator of a feature's missing rate)
+    kind     per feature and JSON kind (number, string, bool, null, nested)
+    range    per numeric feature: combined and reference min/max, Sturges' k from the smaller
+             side's count, the fine bin count, weighted sums of x and x² per side, and the
+             current weight outside the reference's range
+    bin      per numeric feature, fine bin [and time bucket]: counts per side
+    cat      per categorical feature, top 50 categories by weight (+ one "other" row, bin = 1)
+    catset   per categorical feature: distinct categories, those in the reference, and the
+             current weight of categories the reference never had
+    dropped  per service: features past the 100 kept
+
+The numeric bins are equal-width over the combined min/max of both sides; their number is
+Sturges' k (ceil(log2(n) + 1), n the smaller side's count of values) times m, the largest whole
+number with k * m <= 256 (64 over time), so the Sturges bins Azure ML uses are exact merges of
+m fine bins. Every count is a sum of itemCount, so sampled telemetry weighs what it stands for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final, Literal
+
+from telemetry.filters import Window
+from telemetry.kql import KqlDialect
+from telemetry.kql_literals import datetime_literal, string_literal, timespan_literal
+from telemetry.model import OneOf, Property, RenderContext, ResultColumn, SelfRendered
+from telemetry.payloads import PROPERTY_LIMIT
+from telemetry.queries.traces import CONTENT, CONTENTS, PAYLOAD
+from telemetry.sql import SqlBuilder
+
+__all__ = [
+    "FINE_BINS",
+    "MAX_CATEGORIES",
+    "MAX_FEATURES",
+    "FeatureDrift",
+    "Reference",
+    "TIME_BINS",
+]
+
+MAX_RECORDS: Final = 1_000  # records read from one call
+MAX_KEYS: Final = 200  # features read from one record
+MAX_FEATURES: Final = 100  # features kept per service, most values first
+MAX_CATEGORIES: Final = 50  # categories kept per feature, most weight first; the rest is "other"
+CATEGORY_CHARS: Final = 100
+FINE_BINS: Final = 256
+TIME_FINE_BINS: Final = 64
+TIME_BINS: Final = 24
+PREDICTION_INPUT: Final = Property("customDimensions", "Prediction/Input")
+
+RefKind = Literal["previous", "window", "service"]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What the current window is compared with.
+
+    previous  the window of twice the current one's length just before it (Azure ML's default)
+    window    a chosen absolute window [start, end), which must end by the current one's start
+    service   another deployment (cloud_RoleName) over the same window as the current one
+    """
+
+    kind: RefKind = "previous"
+    start: datetime | None = None
+    end: datetime | None = None
+    service: str | None = None
+
+    def window(self, current: Window) -> Window:
+        if self.kind == "window" and self.start is not None and self.end is not None:
+            return Window(self.start, self.end)
+        if self.kind == "service":
+            return current
+        return Window(current.start - 2 * current.length, current.start)
+
+    def label(self, current: Window) -> str:
+        if self.kind == "service":
+            return f"deployment {self.service} over the same window"
+        w = self.window(current)
+        fmt = "%Y-%m-%d %H:%M"
+        what = "the window before" if self.kind == "previous" else "the chosen window"
+        return f"{what}, {w.start:{fmt}} – {w.end:{fmt}} UTC"
+
+
+_COLUMNS: Final = (
+    ("service", "string"), ("part", "string"), ("feature", "string"), ("bucket", "datetime"), ("bin", "int"),
+    ("category", "string"), ("n_ref", "count"), ("n_cur", "count"), ("w_ref", "count"), ("w_cur", "count"),
+    ("lo", "real"), ("hi", "real"), ("ref_lo", "real"), ("ref_hi", "real"), ("k", "int"), ("fine", "int"),
+    ("sx_ref", "real"), ("sxx_ref", "real"), ("sx_cur", "real"), ("sxx_cur", "real"), ("w_out", "count"),
+)
+
+
+def time_grain(window: Window, bins: int = TIME_BINS) -> timedelta:
+    """The finest whole grain (1m … 1d) that cuts the window into at most `bins` buckets."""
+    from telemetry.filters import GRAINS
+
+    return next((g for g in GRAINS.values() if window.length / g <= bins), GRAINS["1d"])
+
+
+@dataclass(frozen=True)
+class FeatureDrift(SelfRendered):
+    """The features of the services' logged payloads, reference against current (see the module)."""
+
+    reference: Reference = Reference()
+    over_time: bool = False  # current side per time bucket, for `features` and every output
+    features: tuple[str, ...] = ()
+    name: str = "model.features"
+    table: Literal["traces"] = "traces"
+    description: str = field(default=(
+        "Features of the logged inputs and predictions per service: JSON kinds, numeric ranges and "
+        "moments, equal-width histograms over the combined range, top categories; reference and current "
+        "side by side, sums of itemCount; payloads cut at the property limit counted, not read."))
+
+    def __post_init__(self) -> None:
+        if self.reference.kind == "service" and not self.reference.service:
+            raise ValueError("a deployment reference needs the other service")
+
+    # --- windows ----------------------------------------------------------------------------
+
+    def read_window(self, ctx: RenderContext) -> Window:
+        ref = self.reference.window(ctx.window)
+        return Window(min(ref.start, ctx.window.start), max(ref.end, ctx.window.end))
+
+    def grain(self, ctx: RenderContext) -> timedelta:
+        return time_grain(ctx.window)
+
+    def result_columns(self) -> list[ResultColumn]:
+        return [ResultColumn(name, kind) for name, kind in _COLUMNS]  # type: ignore[arg-type]
+
+    def _services(self, ctx: RenderContext) -> tuple[str, ...]:
+        if self.reference.kind == "service":
+            (current,) = ctx.filters.services[:1] or ("",)
+            return (current, self.reference.service or "")
+        return ctx.filters.services
+
+    def _resolution(self) -> int:
+        return TIME_FINE_BINS if self.over_time else FINE_BINS
+
+    # --- KQL --------------------------------------------------------------------------------
+
+    def kql(self, ctx: RenderContext, schema: str) -> str:
+        d = KqlDialect("traces", schema)  # type: ignore[arg-type]
+        ts, svc, w = d.col("timestamp"), d.col("cloud_RoleName"), d.col("itemCount")
+        cur, ref = ctx.window, self.reference.window(ctx.window)
+        services = self._services(ctx)
+
+        def within(window: Window) -> str:
+            return f"{ts} >= {datetime_literal(window.start)} and {ts} < {datetime_literal(window.end)}"
+
+        if self.reference.kind == "service":
+            period = f'iff({svc} == {string_literal(services[0])}, "current", "reference")'
+            service = string_literal(services[0])
+        else:
+            period = f'case({within(cur)}, "current", {within(ref)}, "reference", "")'
+            service = svc
+        bucket = (f'iff(period_ == "current", bin({ts}, {timespan_literal(self.grain(ctx))}), datetime(null))'
+                  if self.over_time else "datetime(null)")
+        where = [f"| where {d.window(self.read_window(ctx))}"]
+        if services:
+            where.append(f"| where {d.predicate(OneOf('cloud_RoleName', services), ctx)}")
+        where.append(f"| where {d.predicate(PAYLOAD, ctx)}")
+        dc = f'{d.col("message")} == "model_data_collection"'
+        source = d.text(PREDICTION_INPUT)
+        pick = ""
+        if self.over_time:
+            wanted = ", ".join(string_literal(f) for f in self.features) or '""'
+            pick = f'\n    | where role_ == "output" or feature_ in ({wanted})'
+        fine = self._resolution()
+        lines = "\n    ".join(where)
+        return f"""let base_ = materialize({d.source()}
+    {lines}
+    | extend period_ = {period}
+    | where period_ != ""
+    | extend svc_ = {service}, w_ = {w}
+    | extend text_ = iff({dc}, {d.text(CONTENT)}, {d.text(CONTENTS)}),
+        source_ = iff({dc}, iff(isempty({source}), "input", {source}), "print")
+    | project {ts}, svc_, w_, period_, text_, source_);
+let calls_ = materialize(base_
+    | lookup kind=leftouter (base_ | summarize dc_ = max(iff(source_ != "print", 1, 0)) by svc_) on svc_
+    | where (source_ == "print" and dc_ == 0) or (source_ != "print" and dc_ == 1)
+    | extend bucket_ = {bucket}
+    | extend doc_ = parse_json(text_)
+    | extend status_ = case(strlen(text_) >= {PROPERTY_LIMIT}, "cut",
+        gettype(doc_) !in ("dictionary", "array"), "unparsed", "ok"));
+let docs_ = union
+    (calls_ | where status_ == "ok" and source_ == "print" | project svc_, w_, period_, bucket_, role_ = "input", v_ = doc_["input"]),
+    (calls_ | where status_ == "ok" and source_ == "print" | project svc_, w_, period_, bucket_, role_ = "output", v_ = doc_["output"]),
+    (calls_ | where status_ == "ok" and source_ != "print"
+        | project svc_, w_, period_, bucket_, role_ = iff(source_ == "prediction", "output", "input"), v_ = doc_)
+    | where isnotnull(v_) and gettype(v_) != "null";
+let recs_ = materialize(docs_
+    | extend rows_ = case(gettype(v_["data"]) == "array", v_["data"], gettype(v_) == "array", v_, pack_array(v_))
+    | where array_length(rows_) > 0
+    | mv-expand rec_ = rows_ limit {MAX_RECORDS}
+    | project svc_, w_, period_, bucket_, role_, rec_);
+let typed_ = materialize(recs_
+    | extend obj_ = gettype(rec_) == "dictionary", arr_ = gettype(rec_) == "array"
+    | extend items_ = case(obj_, rec_, arr_, rec_, pack_array(rec_))
+    | where not(obj_ and array_length(bag_keys(rec_)) == 0) and not(arr_ and array_length(rec_) == 0)
+    | mv-expand with_itemindex=i_ item_ = items_ limit {MAX_KEYS}
+    | extend key_ = iff(obj_, tostring(bag_keys(item_)[0]), "")
+    | extend feature_ = case(obj_, strcat(role_, ".", key_), arr_, strcat(role_, "[", i_, "]"), role_),
+        j_ = iff(obj_, item_[key_], item_)
+    | extend t_ = gettype(j_)
+    | extend kind_ = case(isnull(j_) or t_ == "null", "null", t_ in ("int", "long", "real", "decimal"), "number",
+        t_ == "string", "string", t_ == "bool", "bool", "nested")
+    | extend x_ = iff(kind_ == "number", todouble(j_), real(null)),
+        cat_ = case(kind_ == "string", substring(tostring(j_), 0, {CATEGORY_CHARS}), kind_ == "bool", tostring(j_), "")
+    | project svc_, w_, period_, bucket_, role_, feature_, kind_, x_, cat_{pick});
+let kept_ = typed_ | summarize n_ = count() by svc_, feature_
+    | order by svc_ asc, n_ desc, feature_ asc
+    | extend r_ = row_number(1, prev(svc_) != svc_);
+let numbers_ = typed_ | where kind_ == "number" and isfinite(x_);
+let range_ = materialize(numbers_
+    | summarize lo = min(x_), hi = max(x_), ref_lo = minif(x_, period_ == "reference"),
+        ref_hi = maxif(x_, period_ == "reference"), n_ref = countif(period_ == "reference"),
+        n_cur = countif(period_ == "current"), w_ref = sumif(w_, period_ == "reference"),
+        w_cur = sumif(w_, period_ == "current"), sx_ref = sumif(w_ * x_, period_ == "reference"),
+        sxx_ref = sumif(w_ * x_ * x_, period_ == "reference"), sx_cur = sumif(w_ * x_, period_ == "current"),
+        sxx_cur = sumif(w_ * x_ * x_, period_ == "current") by svc_, feature_
+    | extend k = tolong(ceiling(log2(todouble(max_of(min_of(n_ref, n_cur), 1))) + 1))
+    | extend fine = k * max_of(1, {fine} / k));
+let cattot_ = materialize(typed_ | where kind_ in ("string", "bool")
+    | summarize wr_ = sumif(w_, period_ == "reference"), wc_ = sumif(w_, period_ == "current") by svc_, feature_, cat_
+    | extend tot_ = wr_ + wc_
+    | order by svc_ asc, feature_ asc, tot_ desc, cat_ asc
+    | extend r_ = row_number(1, prev(svc_) != svc_ or prev(feature_) != feature_));
+let out_ = numbers_ | where period_ == "current"
+    | join kind=inner (range_ | project svc_, feature_, ref_lo, ref_hi) on svc_, feature_
+    | where x_ < ref_lo or x_ > ref_hi
+    | summarize w_out = sum(w_) by svc_, feature_;
+union
+    (calls_ | summarize n_ref = countif(period_ == "reference"), n_cur = countif(period_ == "current"),
+        w_ref = sumif(w_, period_ == "reference"), w_cur = sumif(w_, period_ == "current")
+        by svc_, bucket = bucket_, category = status_ | extend part = "calls", feature_ = ""),
+    (recs_ | summarize n_ref = countif(period_ == "reference"), n_cur = countif(period_ == "current"),
+        w_ref = sumif(w_, period_ == "reference"), w_cur = sumif(w_, period_ == "current")
+        by svc_, feature_ = role_ | extend part = "records"),
+    (typed_ | summarize n_ref = countif(period_ == "reference"), n_cur = countif(period_ == "current"),
+        w_ref = sumif(w_, period_ == "reference"), w_cur = sumif(w_, period_ == "current")
+        by svc_, feature_, category = kind_ | extend part = "kind"),
+    (range_ | join kind=leftouter out_ on svc_, feature_ | project-away svc_1, feature_1 | extend part = "range"),
+    (numbers_ | join kind=inner (range_ | project svc_, feature_, lo, hi, fine) on svc_, feature_
+        | extend bin = iff(hi == lo, 0, min_of(tolong(floor((x_ - lo) / (hi - lo) * fine, 1)), fine - 1))
+        | summarize n_ref = countif(period_ == "reference"), n_cur = countif(period_ == "current"),
+            w_ref = sumif(w_, period_ == "reference"), w_cur = sumif(w_, period_ == "current")
+            by svc_, feature_, bucket = bucket_, bin | extend part = "bin"),
+    (typed_ | where kind_ in ("string", "bool")
+        | join kind=inner (cattot_ | project svc_, feature_, cat_, r_) on svc_, feature_, cat_
+        | extend other_ = r_ > {MAX_CATEGORIES}
+        | summarize n_ref = countif(period_ == "reference"), n_cur = countif(period_ == "current"),
+            w_ref = sumif(w_, period_ == "reference"), w_cur = sumif(w_, period_ == "current")
+            by svc_, feature_, bucket = bucket_, category = iff(other_, "", cat_), bin = iff(other_, 1, 0)
+        | extend part = "cat"),
+    (cattot_ | summarize k = count(), n_ref = countif(wr_ > 0), w_out = sumif(wc_, wr_ == 0) by svc_, feature_
+        | extend part = "catset")
+| join kind=leftouter (kept_ | project svc_, feature_, r_) on svc_, feature_
+| where part in ("calls", "records") or r_ <= {MAX_FEATURES}
+| union (kept_ | where r_ > {MAX_FEATURES} | summarize k = count() by svc_ | extend part = "dropped", feature_ = "")
+| project service = svc_, part, feature = feature_, bucket, bin = tolong(bin), category, n_ref = tolong(n_ref),
+    n_cur = tolong(n_cur), w_ref = tolong(w_ref), w_cur = tolong(w_cur), lo = todouble(lo), hi = todouble(hi),
+    ref_lo = todouble(ref_lo), ref_hi = todouble(ref_hi), k = tolong(k), fine = tolong(fine),
+    sx_ref = todouble(sx_ref), sxx_ref = todouble(sxx_ref), sx_cur = todouble(sx_cur), sxx_cur = todouble(sxx_cur),
+    w_out = tolong(w_out)
+| order by service asc, part asc, feature asc, bucket asc, bin asc, category asc"""
+
+    # --- SQL --------------------------------------------------------------------------------
+
+    def sql(self, ctx: RenderContext) -> tuple[str, list[object]]:
+        b = SqlBuilder(ctx)
+        cur, ref = ctx.window, self.reference.window(ctx.window)
+        services = self._services(ctx)
+        dc = "message = 'model_data_collection'"
+        # Parameters bind in the order they appear: the text is written front to back.
+        if self.reference.kind == "service":
+            service = b.bind(services[0])
+            period = f"CASE WHEN cloud_RoleName = {b.bind(services[0])} THEN 'current' ELSE 'reference' END"
+        else:
+            period = (f"CASE WHEN {b.window(cur)} THEN 'current' "
+                      f"WHEN {b.window(ref)} THEN 'reference' END")
+            service = "cloud_RoleName"
+        text = f"CASE WHEN {dc} THEN {b.field(CONTENT)} ELSE {b.field(CONTENTS)} END"
+        source = f"CASE WHEN {dc} THEN coalesce(nullif({b.field(PREDICTION_INPUT)}, ''), 'input') ELSE 'print' END"
+        conds = [b.window(self.read_window(ctx))]
+        if services:
+            conds.append(b.predicate(OneOf("cloud_RoleName", services)))
+        conds.append(b.predicate(PAYLOAD))
+        seconds = int(self.grain(ctx).total_seconds())
+        bucket = (f"CASE WHEN period_ = 'current' THEN time_bucket(INTERVAL '{seconds} seconds', timestamp) END"
+                  if self.over_time else "CAST(NULL AS TIMESTAMP)")
+        pick = ""
+        if self.over_time:
+            wanted = ", ".join(b.bind(f) for f in self.features) or "''"
+            pick = f" WHERE role_ = 'output' OR feature_ IN ({wanted})"
+        fine = self._resolution()
+        ref_, cur_ = "period_ = 'reference'", "period_ = 'current'"
+        sides = (f"count(*) FILTER ({ref_}) AS n_ref, count(*) FILTER ({cur_}) AS n_cur, "
+                 f"coalesce(sum(w_) FILTER ({ref_}), 0) AS w_ref, coalesce(sum(w_) FILTER ({cur_}), 0) AS w_cur")
+        kind = ("CASE WHEN j_ IS NULL OR json_type(j_) = 'NULL' THEN 'null' "
+                "WHEN json_type(j_) IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT', 'UHUGEINT') THEN 'number' "
+                "WHEN json_type(j_) = 'VARCHAR' THEN 'string' WHEN json_type(j_) = 'BOOLEAN' THEN 'bool' "
+                "ELSE 'nested' END")
+        sql = f"""WITH base_ AS MATERIALIZED (
+  SELECT * FROM (SELECT timestamp, {service} AS svc_, itemCount AS w_, {period} AS period_,
+    {text} AS text_, {source} AS source_
+  FROM traces WHERE {' AND '.join(conds)}) WHERE period_ IS NOT NULL
+), calls_ AS MATERIALIZED (
+  SELECT *, {bucket} AS bucket_,
+    CASE WHEN coalesce(length(text_), 0) >= {PROPERTY_LIMIT} THEN 'cut'
+         WHEN NOT coalesce(CASE WHEN json_valid(text_) THEN json_type(text_) IN ('OBJECT', 'ARRAY') END, false)
+           THEN 'unparsed'
+         ELSE 'ok' END AS status_
+  FROM (SELECT *, max(CASE WHEN source_ <> 'print' THEN 1 ELSE 0 END) OVER (PARTITION BY svc_) AS dc_ FROM base_)
+  WHERE (source_ = 'print') = (dc_ = 0)
+), docs_ AS (
+  SELECT svc_, w_, period_, bucket_, 'input' AS role_, CASE WHEN json_valid(text_) THEN json_extract(text_, '$.input') END AS v_
+    FROM calls_ WHERE status_ = 'ok' AND source_ = 'print'
+  UNION ALL SELECT svc_, w_, period_, bucket_, 'output', CASE WHEN json_valid(text_) THEN json_extract(text_, '$.output') END
+    FROM calls_ WHERE status_ = 'ok' AND source_ = 'print'
+  UNION ALL SELECT svc_, w_, period_, bucket_, CASE WHEN source_ = 'prediction' THEN 'output' ELSE 'input' END,
+    CASE WHEN json_valid(text_) THEN CAST(text_ AS JSON) END FROM calls_ WHERE status_ = 'ok' AND source_ <> 'print'
+), recs_ AS MATERIALIZED (
+  SELECT svc_, w_, period_, bucket_, role_, unnest((CASE
+      WHEN json_type(v_) = 'OBJECT' AND json_type(v_, '$.data') = 'ARRAY' THEN json_extract(v_, '$.data[*]')
+      WHEN json_type(v_) = 'ARRAY' THEN json_extract(v_, '$[*]')
+      ELSE [v_] END)[1:{MAX_RECORDS}]) AS rec_
+  FROM docs_ WHERE v_ IS NOT NULL AND json_type(v_) <> 'NULL'
+), items_ AS (
+  SELECT svc_, w_, period_, bucket_, role_, rec_, unnest(CASE
+      WHEN json_type(rec_) = 'OBJECT' THEN list_transform(json_keys(rec_)[1:{MAX_KEYS}], lambda k_:
+        {{'name': role_ || '.' || k_, 'path': '/' || replace(replace(k_, '~', '~0'), '/', '~1')}})
+      WHEN json_type(rec_) = 'ARRAY' THEN list_transform(range(CAST(least(json_array_length(rec_), {MAX_KEYS}) AS BIGINT)), lambda i_:
+        {{'name': role_ || '[' || i_ || ']', 'path': '/' || i_}})
+      ELSE [{{'name': role_, 'path': ''}}] END) AS f_
+  FROM recs_
+), values_ AS (
+  SELECT svc_, w_, period_, bucket_, role_, f_.name AS feature_,
+    CASE WHEN f_.path = '' THEN rec_ ELSE json_extract(rec_, f_.path) END AS j_
+  FROM items_
+), typed_ AS MATERIALIZED (
+  SELECT * FROM (SELECT svc_, w_, period_, bucket_, role_, feature_, {kind} AS kind_,
+    CASE WHEN {kind} = 'number' THEN TRY_CAST(j_ AS DOUBLE) END AS x_,
+    CASE WHEN {kind} = 'string' THEN left(json_extract_string(j_, '$'), {CATEGORY_CHARS})
+         WHEN {kind} = 'bool' THEN CAST(j_ AS VARCHAR) ELSE '' END AS cat_
+  FROM values_){pick}
+), kept_ AS (
+  SELECT svc_, feature_, row_number() OVER (PARTITION BY svc_ ORDER BY n_ DESC, feature_ ASC) AS r_
+  FROM (SELECT svc_, feature_, count(*) AS n_ FROM typed_ GROUP BY ALL)
+), numbers_ AS (
+  SELECT * FROM typed_ WHERE kind_ = 'number' AND isfinite(x_)
+), range_ AS MATERIALIZED (
+  SELECT *, k * greatest(1, {fine} // k) AS fine FROM (
+    SELECT svc_, feature_, min(x_) AS lo, max(x_) AS hi, min(x_) FILTER ({ref_}) AS ref_lo,
+      max(x_) FILTER ({ref_}) AS ref_hi, {sides},
+      sum(w_ * x_) FILTER ({ref_}) AS sx_ref, sum(w_ * x_ * x_) FILTER ({ref_}) AS sxx_ref,
+      sum(w_ * x_) FILTER ({cur_}) AS sx_cur, sum(w_ * x_ * x_) FILTER ({cur_}) AS sxx_cur,
+      CAST(ceil(log2(CAST(greatest(least(count(*) FILTER ({ref_}), count(*) FILTER ({cur_})), 1) AS DOUBLE)) + 1)
+        AS BIGINT) AS k
+    FROM numbers_ GROUP BY ALL)
+), cattot_ AS MATERIALIZED (
+  SELECT *, row_number() OVER (PARTITION BY svc_, feature_ ORDER BY wr_ + wc_ DESC, cat_ ASC) AS r_ FROM (
+    SELECT svc_, feature_, cat_, coalesce(sum(w_) FILTER ({ref_}), 0) AS wr_, coalesce(sum(w_) FILTER ({cur_}), 0) AS wc_
+    FROM typed_ WHERE kind_ IN ('string', 'bool') GROUP BY ALL)
+), out_ AS (
+  SELECT n.svc_, n.feature_, sum(n.w_) AS w_out FROM numbers_ n JOIN range_ r ON n.svc_ = r.svc_ AND n.feature_ = r.feature_
+  WHERE n.period_ = 'current' AND (n.x_ < r.ref_lo OR n.x_ > r.ref_hi) GROUP BY ALL
+), parts_ AS (
+  SELECT svc_, 'calls' AS part, '' AS feature_, bucket_ AS bucket, status_ AS category, {sides}
+    FROM calls_ GROUP BY ALL
+  UNION ALL BY NAME SELECT svc_, 'records' AS part, role_ AS feature_, {sides} FROM recs_ GROUP BY ALL
+  UNION ALL BY NAME SELECT svc_, 'kind' AS part, feature_, kind_ AS category, {sides} FROM typed_ GROUP BY ALL
+  UNION ALL BY NAME SELECT r.*, 'range' AS part, o.w_out FROM range_ r
+    LEFT JOIN out_ o ON r.svc_ = o.svc_ AND r.feature_ = o.feature_
+  UNION ALL BY NAME SELECT svc_, 'bin' AS part, feature_, bucket, bin, {sides} FROM (
+    SELECT n.*, n.bucket_ AS bucket, CASE WHEN r.hi = r.lo THEN 0
+      ELSE least(CAST(floor((n.x_ - r.lo) / (r.hi - r.lo) * r.fine) AS BIGINT), r.fine - 1) END AS bin
+    FROM numbers_ n JOIN range_ r ON n.svc_ = r.svc_ AND n.feature_ = r.feature_) GROUP BY ALL
+  UNION ALL BY NAME SELECT svc_, 'cat' AS part, feature_, bucket, category, bin, {sides} FROM (
+    SELECT t.*, t.bucket_ AS bucket, CASE WHEN c.r_ > {MAX_CATEGORIES} THEN '' ELSE t.cat_ END AS category,
+      CASE WHEN c.r_ > {MAX_CATEGORIES} THEN 1 ELSE 0 END AS bin
+    FROM typed_ t JOIN cattot_ c ON t.svc_ = c.svc_ AND t.feature_ = c.feature_ AND t.cat_ = c.cat_
+    WHERE t.kind_ IN ('string', 'bool')) GROUP BY ALL
+  UNION ALL BY NAME SELECT svc_, 'catset' AS part, feature_, count(*) AS k, count(*) FILTER (wr_ > 0) AS n_ref,
+    coalesce(sum(wc_) FILTER (wr_ = 0), 0) AS w_out FROM cattot_ GROUP BY ALL
+)
+SELECT * FROM (
+  SELECT p.* FROM parts_ p LEFT JOIN kept_ k ON p.svc_ = k.svc_ AND p.feature_ = k.feature_
+  WHERE p.part IN ('calls', 'records') OR k.r_ <= {MAX_FEATURES}
+  UNION ALL BY NAME SELECT svc_, 'dropped' AS part, '' AS feature_, count(*) AS k FROM kept_
+  WHERE r_ > {MAX_FEATURES} GROUP BY ALL
+)"""
+        columns = ", ".join(f'{_SQL_COLUMN.get(name, name)} AS "{name}"' for name, _ in _COLUMNS)
+        order = "service ASC, part ASC, feature ASC, bucket ASC NULLS FIRST, bin ASC, category ASC"
+        return f"SELECT {columns} FROM ({sql}) ORDER BY {order}", b.params
+
+
+_SQL_COLUMN: Final = {"service": "svc_", "feature": "feature_"}
