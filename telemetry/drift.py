@@ -199,7 +199,9 @@ def _fine(rows: pd.DataFrame, rng: pd.Series) -> _Numeric:
     w_ref = _num(rng["w_ref"])
     var = _num(rng["sxx_ref"]) / w_ref - (_num(rng["sx_ref"]) / w_ref) ** 2 if w_ref > 0 else 0.0
     centres = lo + (np.arange(fine) + 0.5) * width
-    return _Numeric(centres, *arrays, k=k, m=fine // k, std_ref=math.sqrt(max(var, 0.0)))
+    w_ref_bins, w_cur_bins, n_ref_bins, n_cur_bins = arrays
+    return _Numeric(centres, w_ref_bins, w_cur_bins, n_ref_bins, n_cur_bins, k=k, m=fine // k,
+                    std_ref=math.sqrt(max(var, 0.0)))
 
 
 def _sturges(counts: np.ndarray, m: int) -> np.ndarray:

@@ -333,6 +333,8 @@ class SelfRendered:
     name: str
     table: Table
     description: str
+    applies: frozenset[GlobalFilter]  # sidebar filters applied the usual way (a self-rendered query may apply its own)
+    where: tuple[Predicate, ...]
 
     def kql(self, ctx: RenderContext, schema: str) -> str:
         raise NotImplementedError

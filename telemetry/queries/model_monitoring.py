@@ -36,14 +36,16 @@ m fine bins. Every count is a sum of itemCount, so sampled telemetry weighs what
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
-from telemetry.filters import Window
+from telemetry.drift import Thresholds
+from telemetry.filters import GRAINS, Window, clean_text
 from telemetry.kql import KqlDialect
 from telemetry.kql_literals import datetime_literal, string_literal, timespan_literal
-from telemetry.model import OneOf, Property, RenderContext, ResultColumn, SelfRendered
+from telemetry.model import GlobalFilter, OneOf, Predicate, Property, RenderContext, ResultColumn, SelfRendered
 from telemetry.payloads import PROPERTY_LIMIT
 from telemetry.queries.traces import CONTENT, CONTENTS, PAYLOAD
 from telemetry.sql import SqlBuilder
@@ -53,8 +55,13 @@ __all__ = [
     "MAX_CATEGORIES",
     "MAX_FEATURES",
     "FeatureDrift",
+    "MonitoringView",
     "Reference",
+    "THRESHOLD_PARAMS",
     "TIME_BINS",
+    "reference_params",
+    "time_grain",
+    "view_from_params",
 ]
 
 MAX_RECORDS: Final = 1_000  # records read from one call
@@ -110,8 +117,6 @@ _COLUMNS: Final = (
 
 def time_grain(window: Window, bins: int = TIME_BINS) -> timedelta:
     """The finest whole grain (1m … 1d) that cuts the window into at most `bins` buckets."""
-    from telemetry.filters import GRAINS
-
     return next((g for g in GRAINS.values() if window.length / g <= bins), GRAINS["1d"])
 
 
@@ -124,6 +129,8 @@ class FeatureDrift(SelfRendered):
     features: tuple[str, ...] = ()
     name: str = "model.features"
     table: Literal["traces"] = "traces"
+    applies: frozenset[GlobalFilter] = frozenset()  # the services are read from the filters here
+    where: tuple[Predicate, ...] = ()
     description: str = field(default=(
         "Features of the logged inputs and predictions per service: JSON kinds, numeric ranges and "
         "moments, equal-width histograms over the combined range, top categories; reference and current "
@@ -413,3 +420,100 @@ SELECT * FROM (
 
 
 _SQL_COLUMN: Final = {"service": "svc_", "feature": "feature_"}
+
+
+# --- the Model page's own URL parameters --------------------------------------------------------
+
+THRESHOLD_PARAMS: Final = {
+    "t_wd": "wasserstein", "t_js": "jensen_shannon", "t_psi": "psi", "t_p": "p_value",
+    "t_null": "null_rate", "t_type": "type_error_rate", "t_range": "out_of_range_rate",
+}
+
+
+@dataclass(frozen=True)
+class MonitoringView:
+    """What the Model page shows: its reference, thresholds and chosen feature (all in the URL)."""
+
+    reference: Reference = Reference()
+    thresholds: Thresholds = Thresholds()
+    feature: str | None = None
+
+    def queries(self) -> list[FeatureDrift]:
+        """The page's batch: the features, and over time the predictions and the chosen feature."""
+        return [FeatureDrift(self.reference),
+                FeatureDrift(self.reference, over_time=True, features=(self.feature,) if self.feature else (),
+                             name="model.over_time")]
+
+
+def _one(params: Mapping[str, str | Sequence[str]], name: str) -> str:
+    value = params.get(name, "")
+    return (value if isinstance(value, str) else (value[0] if value else "")).strip()
+
+
+def view_from_params(
+    params: Mapping[str, str | Sequence[str]], current: Window | None = None, services: Sequence[str] = (),
+) -> tuple[MonitoringView, list[str]]:
+    """The view a URL asks for, and a warning for each parameter that was ignored. `current` and
+    `services` are the sidebar's window and services, which a reference must fit."""
+    warnings: list[str] = []
+    feature = clean_text("feature", _one(params, "feature"), warnings)
+    reference = _reference(params, current, warnings)
+    if reference.kind == "service" and (len(services) != 1 or reference.service == services[0]):
+        warnings.append("Ignored `ref=deployment`: choose exactly one service, other than the reference deployment.")
+        reference = Reference()
+    values: dict[str, float] = {}
+    for param, name in THRESHOLD_PARAMS.items():
+        raw = _one(params, param)
+        if not raw:
+            continue
+        try:
+            value = float(raw)
+        except ValueError:
+            value = float("nan")
+        if not (0.0 <= value <= 10.0):  # NaN fails this too
+            warnings.append(f"Ignored `{param}={raw[:40]}`: use a number from 0 to 10.")
+            continue
+        values[name] = value
+    return MonitoringView(reference, replace(Thresholds(), **values), feature), warnings
+
+
+def _reference(params: Mapping[str, str | Sequence[str]], current: Window | None, warnings: list[str]) -> Reference:
+    kind = _one(params, "ref").lower()
+    if kind in ("", "previous"):
+        return Reference()
+    if kind == "deployment":
+        other = clean_text("ref_service", _one(params, "ref_service"), warnings)
+        if other:
+            return Reference("service", service=other)
+        warnings.append("Ignored `ref=deployment`: name the other deployment with `ref_service`.")
+        return Reference()
+    if kind == "window":
+        try:
+            start, end = (_instant(_one(params, p)) for p in ("ref_from", "ref_to"))
+        except ValueError:
+            warnings.append("Ignored `ref=window`: give `ref_from` and `ref_to` as ISO 8601 UTC times.")
+            return Reference()
+        if end <= start:
+            warnings.append("Ignored `ref=window`: `ref_to` must be after `ref_from`.")
+        elif current is not None and end > current.start:
+            warnings.append("Ignored `ref=window`: the reference must end by the start of the time range.")
+        else:
+            return Reference("window", start, end)
+        return Reference()
+    warnings.append(f"Ignored `ref={kind[:40]}`: use previous, window or deployment.")
+    return Reference()
+
+
+def _instant(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))  # ValueError on anything else
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def reference_params(reference: Reference) -> dict[str, str | None]:
+    """The URL parameters of a reference (None removes one)."""
+    if reference.kind == "service":
+        return {"ref": "deployment", "ref_service": reference.service, "ref_from": None, "ref_to": None}
+    if reference.kind == "window" and reference.start and reference.end:
+        return {"ref": "window", "ref_service": None, "ref_from": reference.start.strftime("%Y-%m-%dT%H:%MZ"),
+                "ref_to": reference.end.strftime("%Y-%m-%dT%H:%MZ")}
+    return {"ref": None, "ref_service": None, "ref_from": None, "ref_to": None}
