@@ -43,6 +43,10 @@ __all__ = [
 ]
 
 MIN_STD: Final = 0.001
+# DuckDB sums floats in parallel, in no fixed order: the reference's moments (and so its standard
+# deviation) may differ in the last bits between two runs of one query. Metrics are rounded to
+# this many decimals, far below any threshold, so one answer always shows the same numbers.
+DECIMALS: Final = 9
 
 
 @dataclass(frozen=True)
@@ -212,7 +216,7 @@ def numeric_metrics(h: _Numeric) -> dict[str, float]:
     w1 = wasserstein(h.centres, h.ref_w, h.cur_w)
     d = ks_statistic(h.ref_w, h.cur_w)
     return {
-        "normalized_wasserstein": w1 / max(h.std_ref, MIN_STD),
+        "normalized_wasserstein": round(w1 / max(h.std_ref, MIN_STD), DECIMALS),
         "jensen_shannon": jensen_shannon(_sturges(h.ref_w, h.m), _sturges(h.cur_w, h.m)),
         "psi": psi(_sturges(h.ref_w, h.m), _sturges(h.cur_w, h.m)),
         "ks_statistic": d,
@@ -377,7 +381,7 @@ def over_time(frame: pd.DataFrame, service: str, feature: str, thresholds: Thres
         ref = _fine(bins[bins["bucket"].isna()], rng)
         for bucket, own in bins[bins["bucket"].notna()].groupby("bucket"):
             cur = _fine(own, rng)
-            values[bucket] = wasserstein(ref.centres, ref.ref_w, cur.cur_w) / max(ref.std_ref, MIN_STD)
+            values[bucket] = round(wasserstein(ref.centres, ref.ref_w, cur.cur_w) / max(ref.std_ref, MIN_STD), DECIMALS)
         metric = "normalized_wasserstein"
     else:
         cats = frame[(frame["part"] == "cat") & (frame["feature"] == feature)]
