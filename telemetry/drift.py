@@ -21,6 +21,7 @@ mass of one fine bin. p-values count stored rows (the sample App Insights kept),
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Final
@@ -194,16 +195,15 @@ def _fine(rows: pd.DataFrame, rng: pd.Series) -> _Numeric:
     k = max(1, int(_num(rng["k"])))
     lo, hi = _num(rng["lo"]), _num(rng["hi"])
     width = (hi - lo) / fine if hi > lo else 0.0
-    index = rows["bin"].astype("int64").to_numpy()
-    arrays = []
-    for col in ("w_ref", "w_cur", "n_ref", "n_cur"):
-        a = np.zeros(fine)
-        np.add.at(a, np.clip(index, 0, fine - 1), rows[col].astype("float64").to_numpy())
-        arrays.append(a)
+    # counts: [stored rows ref, stored rows cur, itemCount ref, itemCount cur], each one per fine bin
+    found = np.zeros((4, fine))
+    for text in rows["counts"].dropna():
+        parsed = np.asarray(json.loads(str(text)), dtype="float64")[:, :fine]
+        found[:, : parsed.shape[1]] += parsed
+    n_ref_bins, n_cur_bins, w_ref_bins, w_cur_bins = found
     w_ref = _num(rng["w_ref"])
     var = _num(rng["sxx_ref"]) / w_ref - (_num(rng["sx_ref"]) / w_ref) ** 2 if w_ref > 0 else 0.0
     centres = lo + (np.arange(fine) + 0.5) * width
-    w_ref_bins, w_cur_bins, n_ref_bins, n_cur_bins = arrays
     return _Numeric(centres, w_ref_bins, w_cur_bins, n_ref_bins, n_cur_bins, k=k, m=fine // k,
                     std_ref=math.sqrt(max(var, 0.0)))
 

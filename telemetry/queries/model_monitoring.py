@@ -22,7 +22,9 @@ of features and bins, never on the number of calls (`part` says what a row holds
     range    per numeric feature: combined and reference min/max, Sturges' k from the smaller
              side's count, the fine bin count, weighted sums of x and x² per side, and the
              current weight outside the reference's range
-    bin      per numeric feature, fine bin [and time bucket]: counts per side
+    bin      per numeric feature [and time bucket]: `counts`, a JSON array of four arrays (stored rows of
+             the reference, of the current side, then their itemCount sums), one entry per fine bin
+             up to 256 (64 over time), empty bins as 0: a fixed size, however many calls
     cat      per categorical feature, top 50 categories by weight (+ one "other" row, bin = 1)
     catset   per categorical feature: distinct categories, those in the reference, and the
              current weight of categories the reference never had
@@ -112,6 +114,7 @@ _COLUMNS: Final = (
     ("category", "string"), ("n_ref", "count"), ("n_cur", "count"), ("w_ref", "count"), ("w_cur", "count"),
     ("lo", "real"), ("hi", "real"), ("ref_lo", "real"), ("ref_hi", "real"), ("k", "int"), ("fine", "int"),
     ("sx_ref", "real"), ("sxx_ref", "real"), ("sx_cur", "real"), ("sxx_cur", "real"), ("w_out", "count"),
+    ("counts", "dynamic"),
 )
 
 
@@ -266,10 +269,14 @@ union
         by svc_, feature_, category = kind_ | extend part = "kind"),
     (range_ | join kind=leftouter out_ on svc_, feature_ | project-away svc_1, feature_1 | extend part = "range"),
     (numbers_ | join kind=inner (range_ | project svc_, feature_, lo, hi, fine) on svc_, feature_
-        | extend bin = iff(hi == lo, 0, min_of(tolong(floor((x_ - lo) / (hi - lo) * fine, 1)), fine - 1))
-        | summarize n_ref = countif(period_ == "reference"), n_cur = countif(period_ == "current"),
-            w_ref = sumif(w_, period_ == "reference"), w_cur = sumif(w_, period_ == "current")
-            by svc_, feature_, bucket = bucket_, bin | extend part = "bin"),
+        | extend bin_ = iff(hi == lo, 0, min_of(tolong(floor((x_ - lo) / (hi - lo) * fine, 1)), fine - 1))
+        | summarize bn_ref = countif(period_ == "reference"), bn_cur = countif(period_ == "current"),
+            bw_ref = sumif(w_, period_ == "reference"), bw_cur = sumif(w_, period_ == "current")
+            by svc_, feature_, bucket = bucket_, bin_
+        | make-series sn_ref = sum(bn_ref) default = 0, sn_cur = sum(bn_cur) default = 0,
+            sw_ref = sum(bw_ref) default = 0, sw_cur = sum(bw_cur) default = 0
+            on bin_ from 0 to {fine} step 1 by svc_, feature_, bucket
+        | project svc_, feature_, bucket, counts = pack_array(sn_ref, sn_cur, sw_ref, sw_cur), part = "bin"),
     (typed_ | where kind_ in ("string", "bool")
         | join kind=inner (cattot_ | project svc_, feature_, cat_, r_) on svc_, feature_, cat_
         | extend other_ = r_ > {MAX_CATEGORIES}
@@ -286,7 +293,7 @@ union
     n_cur = tolong(n_cur), w_ref = tolong(w_ref), w_cur = tolong(w_cur), lo = todouble(lo), hi = todouble(hi),
     ref_lo = todouble(ref_lo), ref_hi = todouble(ref_hi), k = tolong(k), fine = tolong(fine),
     sx_ref = todouble(sx_ref), sxx_ref = todouble(sxx_ref), sx_cur = todouble(sx_cur), sxx_cur = todouble(sxx_cur),
-    w_out = tolong(w_out)
+    w_out = tolong(w_out), counts
 | order by service asc, part asc, feature asc, bucket asc, bin asc, category asc"""
 
     # --- SQL --------------------------------------------------------------------------------
@@ -319,6 +326,10 @@ union
             pick = f" WHERE role_ = 'output' OR feature_ IN ({wanted})"
         fine = self._resolution()
         ref_, cur_ = "period_ = 'reference'", "period_ = 'current'"
+
+        def dense(column: str) -> str:  # every fine bin's count, zeros too: the answer's size is fixed
+            return f"CAST(list(coalesce(b.{column}, 0) ORDER BY s_.i_) AS VARCHAR)"
+
         sides = (f"count(*) FILTER ({ref_}) AS n_ref, count(*) FILTER ({cur_}) AS n_cur, "
                  f"coalesce(sum(w_) FILTER ({ref_}), 0) AS w_ref, coalesce(sum(w_) FILTER ({cur_}), 0) AS w_cur")
         kind = ("CASE WHEN j_ IS NULL OR json_type(j_) = 'NULL' THEN 'null' "
@@ -386,6 +397,11 @@ union
   SELECT *, row_number() OVER (PARTITION BY svc_, feature_ ORDER BY wr_ + wc_ DESC, cat_ ASC) AS r_ FROM (
     SELECT svc_, feature_, cat_, coalesce(sum(w_) FILTER ({ref_}), 0) AS wr_, coalesce(sum(w_) FILTER ({cur_}), 0) AS wc_
     FROM typed_ WHERE kind_ IN ('string', 'bool') GROUP BY ALL)
+), bins_ AS (
+  SELECT svc_, feature_, bucket, bin, {sides} FROM (
+    SELECT n.*, n.bucket_ AS bucket, CASE WHEN r.hi = r.lo THEN 0
+      ELSE least(CAST(floor((n.x_ - r.lo) / (r.hi - r.lo) * r.fine) AS BIGINT), r.fine - 1) END AS bin
+    FROM numbers_ n JOIN range_ r ON n.svc_ = r.svc_ AND n.feature_ = r.feature_) GROUP BY ALL
 ), out_ AS (
   SELECT n.svc_, n.feature_, sum(n.w_) AS w_out FROM numbers_ n JOIN range_ r ON n.svc_ = r.svc_ AND n.feature_ = r.feature_
   WHERE n.period_ = 'current' AND (n.x_ < r.ref_lo OR n.x_ > r.ref_hi) GROUP BY ALL
@@ -396,10 +412,13 @@ union
   UNION ALL BY NAME SELECT svc_, 'kind' AS part, feature_, kind_ AS category, {sides} FROM typed_ GROUP BY ALL
   UNION ALL BY NAME SELECT r.*, 'range' AS part, o.w_out FROM range_ r
     LEFT JOIN out_ o ON r.svc_ = o.svc_ AND r.feature_ = o.feature_
-  UNION ALL BY NAME SELECT svc_, 'bin' AS part, feature_, bucket, bin, {sides} FROM (
-    SELECT n.*, n.bucket_ AS bucket, CASE WHEN r.hi = r.lo THEN 0
-      ELSE least(CAST(floor((n.x_ - r.lo) / (r.hi - r.lo) * r.fine) AS BIGINT), r.fine - 1) END AS bin
-    FROM numbers_ n JOIN range_ r ON n.svc_ = r.svc_ AND n.feature_ = r.feature_) GROUP BY ALL
+  UNION ALL BY NAME SELECT k.svc_, 'bin' AS part, k.feature_, k.bucket,
+    '[' || {dense('n_ref')} || ', ' || {dense('n_cur')} || ', ' || {dense('w_ref')} || ', ' || {dense('w_cur')} || ']'
+      AS counts
+  FROM (SELECT DISTINCT svc_, feature_, bucket FROM bins_) k CROSS JOIN range({fine}) s_(i_)
+  LEFT JOIN bins_ b ON b.svc_ = k.svc_ AND b.feature_ = k.feature_ AND b.bucket IS NOT DISTINCT FROM k.bucket
+    AND b.bin = s_.i_
+  GROUP BY k.svc_, k.feature_, k.bucket
   UNION ALL BY NAME SELECT svc_, 'cat' AS part, feature_, bucket, category, bin, {sides} FROM (
     SELECT t.*, t.bucket_ AS bucket, CASE WHEN c.r_ > {MAX_CATEGORIES} THEN '' ELSE t.cat_ END AS category,
       CASE WHEN c.r_ > {MAX_CATEGORIES} THEN 1 ELSE 0 END AS bin
