@@ -286,3 +286,38 @@ def test_another_deployment_or_a_chosen_window_can_be_the_reference(app_env: Pat
                   ref_to="2026-11-16T12:00Z")
     assert not at.exception, [e.value for e in at.exception]
     assert any("the chosen window, 2026-11-14 12:00" in c for c in texts(at, "caption"))
+
+
+# --- over the Logs API ---------------------------------------------------------------------------
+
+
+def test_over_the_logs_api_the_page_is_one_request_whose_answer_does_not_follow_the_number_of_calls(
+    tmp_path_factory: pytest.TempPathFactory, demo_end: datetime,
+) -> None:
+    from telemetry.config import LogsApiSettings
+    from telemetry.demo import build_demo_store
+    from telemetry.results import QueryResult
+    from telemetry.sources.logs_api import LogsApiSource
+    from tests.fake_logs_api import WORKSPACE_ID, StaticCredential, serve
+
+    ctx = _ctx(demo_end)
+    seen: dict[int, tuple[int, int, int]] = {}
+    for per_day in (2_000, 20_000):
+        store = build_demo_store(tmp_path_factory.mktemp(f"calls{per_day}") / "demo.duckdb",
+                                 requests_per_day=per_day, days=3, end=demo_end, seed=42)
+        with serve(store) as fake:
+            source = LogsApiSource(LogsApiSettings(workspace_id=WORKSPACE_ID, endpoint=fake.endpoint),
+                                   StaticCredential(), enforce_https=False)
+            try:
+                outcomes = source.run(MonitoringView().queries(), ctx)
+            finally:
+                source.close()
+            assert len(fake.requests) == 1 and not fake.unanswered, "the page's two queries go as one batch"
+            assert all(isinstance(o, QueryResult) for o in outcomes), outcomes
+            rows = sum(len(o.frame) for o in outcomes if isinstance(o, QueryResult))
+            seen[per_day] = (rows, fake.requests[0].body_bytes, fake.requests[0].response_bytes)
+    (small_rows, small_json, _), (large_rows, large_json, _) = seen[2_000], seen[20_000]
+    # Ten times the calls: the same rows (dense histograms, every time bucket), only the counts'
+    # digits grow.
+    assert large_rows == small_rows, seen
+    assert large_json <= 1.1 * small_json, seen

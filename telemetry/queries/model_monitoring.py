@@ -152,6 +152,15 @@ class FeatureDrift(SelfRendered):
     def grain(self, ctx: RenderContext) -> timedelta:
         return time_grain(ctx.window)
 
+    def grid(self, ctx: RenderContext) -> tuple[datetime, datetime]:
+        """The first and last time bucket of the current window (bins counted from midnight, as
+        both KQL's bin() and DuckDB's time_bucket() count them for grains that divide a day)."""
+        grain = self.grain(ctx)
+        day = ctx.window.start.replace(hour=0, minute=0, second=0, microsecond=0)
+        first = day + ((ctx.window.start - day) // grain) * grain
+        last = first + ((ctx.window.end - first - timedelta(microseconds=1)) // grain) * grain
+        return first, last
+
     def result_columns(self) -> list[ResultColumn]:
         return [ResultColumn(name, kind) for name, kind in _COLUMNS]  # type: ignore[arg-type]
 
@@ -195,6 +204,17 @@ class FeatureDrift(SelfRendered):
             pick = f'\n    | where role_ == "output" or feature_ in ({wanted})'
         fine = self._resolution()
         lines = "\n    ".join(where)
+        calls_series = cat_series = ""
+        if self.over_time:  # every bucket of the window, zeros too: a fixed number of rows
+            first, last = self.grid(ctx)
+            axis = (f"on bucket from {datetime_literal(first)} to {datetime_literal(last + self.grain(ctx))} "
+                    f"step {timespan_literal(self.grain(ctx))}")
+            expand = "| mv-expand bucket to typeof(datetime), n_cur to typeof(long), w_cur to typeof(long)"
+            series = f"make-series n_cur = sum(n_cur) default = 0, w_cur = sum(w_cur) default = 0 {axis}"
+            calls_series = (f"\n    (callsum_ | where isnotnull(bucket) | {series} by svc_, category {expand}"
+                            '\n        | extend part = "calls", feature_ = "", n_ref = tolong(0), w_ref = tolong(0)),')
+            cat_series = (f"\n    (catsum_ | where isnotnull(bucket) | {series} by svc_, feature_, category, bin"
+                          f'\n        {expand} | extend part = "cat", n_ref = tolong(0), w_ref = tolong(0)),')
         return f"""let base_ = materialize({d.source()}
     {lines}
     | extend period_ = {period}
@@ -253,14 +273,21 @@ let cattot_ = materialize(typed_ | where kind_ in ("string", "bool")
     | extend tot_ = wr_ + wc_
     | order by svc_ asc, feature_ asc, tot_ desc, cat_ asc
     | extend r_ = row_number(1, prev(svc_) != svc_ or prev(feature_) != feature_));
+let callsum_ = calls_ | summarize n_ref = countif(period_ == "reference"), n_cur = countif(period_ == "current"),
+    w_ref = sumif(w_, period_ == "reference"), w_cur = sumif(w_, period_ == "current")
+    by svc_, bucket = bucket_, category = status_;
+let catsum_ = typed_ | where kind_ in ("string", "bool")
+    | join kind=inner (cattot_ | project svc_, feature_, cat_, r_) on svc_, feature_, cat_
+    | extend other_ = r_ > {MAX_CATEGORIES}
+    | summarize n_ref = countif(period_ == "reference"), n_cur = countif(period_ == "current"),
+        w_ref = sumif(w_, period_ == "reference"), w_cur = sumif(w_, period_ == "current")
+        by svc_, feature_, bucket = bucket_, category = iff(other_, "", cat_), bin = iff(other_, 1, 0);
 let out_ = numbers_ | where period_ == "current"
     | join kind=inner (range_ | project svc_, feature_, ref_lo, ref_hi) on svc_, feature_
     | where x_ < ref_lo or x_ > ref_hi
     | summarize w_out = sum(w_) by svc_, feature_;
 union
-    (calls_ | summarize n_ref = countif(period_ == "reference"), n_cur = countif(period_ == "current"),
-        w_ref = sumif(w_, period_ == "reference"), w_cur = sumif(w_, period_ == "current")
-        by svc_, bucket = bucket_, category = status_ | extend part = "calls", feature_ = ""),
+    (callsum_ | where isnull(bucket) | extend part = "calls", feature_ = ""),{calls_series}
     (recs_ | summarize n_ref = countif(period_ == "reference"), n_cur = countif(period_ == "current"),
         w_ref = sumif(w_, period_ == "reference"), w_cur = sumif(w_, period_ == "current")
         by svc_, feature_ = role_ | extend part = "records"),
@@ -277,13 +304,7 @@ union
             sw_ref = sum(bw_ref) default = 0, sw_cur = sum(bw_cur) default = 0
             on bin_ from 0 to {fine} step 1 by svc_, feature_, bucket
         | project svc_, feature_, bucket, counts = pack_array(sn_ref, sn_cur, sw_ref, sw_cur), part = "bin"),
-    (typed_ | where kind_ in ("string", "bool")
-        | join kind=inner (cattot_ | project svc_, feature_, cat_, r_) on svc_, feature_, cat_
-        | extend other_ = r_ > {MAX_CATEGORIES}
-        | summarize n_ref = countif(period_ == "reference"), n_cur = countif(period_ == "current"),
-            w_ref = sumif(w_, period_ == "reference"), w_cur = sumif(w_, period_ == "current")
-            by svc_, feature_, bucket = bucket_, category = iff(other_, "", cat_), bin = iff(other_, 1, 0)
-        | extend part = "cat"),
+    (catsum_ | where isnull(bucket) | extend part = "cat"),{cat_series}
     (cattot_ | summarize k = count(), n_ref = countif(wr_ > 0), w_out = sumif(wc_, wr_ == 0) by svc_, feature_
         | extend part = "catset")
 | join kind=leftouter (kept_ | project svc_, feature_, r_) on svc_, feature_
@@ -325,6 +346,22 @@ union
             wanted = ", ".join(b.bind(f) for f in self.features) or "''"
             pick = f" WHERE role_ = 'output' OR feature_ IN ({wanted})"
         fine = self._resolution()
+        grid = calls_series = cat_series = ""
+        if self.over_time:  # every bucket of the window, zeros too: a fixed number of rows
+            first, last = self.grid(ctx)
+            grid = (f", grid_ AS (SELECT unnest(generate_series({b.instant(first)}, {b.instant(last)}, "
+                    f"INTERVAL '{seconds} seconds')) AS bucket)")
+
+            def dense_over_time(source: str, keys: tuple[str, ...], part: str) -> str:
+                on = " AND ".join(f"s.{k} = k.{k}" for k in keys)
+                feature = "" if "feature_" in keys else "'' AS feature_, "
+                return (f"\n  UNION ALL BY NAME SELECT k.*, '{part}' AS part, {feature}g.bucket, "
+                        f"0 AS n_ref, coalesce(s.n_cur, 0) AS n_cur, 0 AS w_ref, coalesce(s.w_cur, 0) AS w_cur "
+                        f"FROM (SELECT DISTINCT {', '.join(keys)} FROM {source} WHERE bucket IS NOT NULL) k "
+                        f"CROSS JOIN grid_ g LEFT JOIN {source} s ON {on} AND s.bucket = g.bucket")
+
+            calls_series = dense_over_time("callsum_", ("svc_", "category"), "calls")
+            cat_series = dense_over_time("catsum_", ("svc_", "feature_", "category", "bin"), "cat")
         ref_, cur_ = "period_ = 'reference'", "period_ = 'current'"
 
         def dense(column: str) -> str:  # every fine bin's count, zeros too: the answer's size is fixed
@@ -402,12 +439,20 @@ union
     SELECT n.*, n.bucket_ AS bucket, CASE WHEN r.hi = r.lo THEN 0
       ELSE least(CAST(floor((n.x_ - r.lo) / (r.hi - r.lo) * r.fine) AS BIGINT), r.fine - 1) END AS bin
     FROM numbers_ n JOIN range_ r ON n.svc_ = r.svc_ AND n.feature_ = r.feature_) GROUP BY ALL
-), out_ AS (
+), callsum_ AS (
+  SELECT svc_, bucket_ AS bucket, status_ AS category, {sides} FROM calls_ GROUP BY ALL
+), catsum_ AS (
+  SELECT svc_, feature_, bucket, category, bin, {sides} FROM (
+    SELECT t.*, t.bucket_ AS bucket, CASE WHEN c.r_ > {MAX_CATEGORIES} THEN '' ELSE t.cat_ END AS category,
+      CASE WHEN c.r_ > {MAX_CATEGORIES} THEN 1 ELSE 0 END AS bin
+    FROM typed_ t JOIN cattot_ c ON t.svc_ = c.svc_ AND t.feature_ = c.feature_ AND t.cat_ = c.cat_
+    WHERE t.kind_ IN ('string', 'bool')) GROUP BY ALL
+){grid}, out_ AS (
   SELECT n.svc_, n.feature_, sum(n.w_) AS w_out FROM numbers_ n JOIN range_ r ON n.svc_ = r.svc_ AND n.feature_ = r.feature_
   WHERE n.period_ = 'current' AND (n.x_ < r.ref_lo OR n.x_ > r.ref_hi) GROUP BY ALL
 ), parts_ AS (
-  SELECT svc_, 'calls' AS part, '' AS feature_, bucket_ AS bucket, status_ AS category, {sides}
-    FROM calls_ GROUP BY ALL
+  SELECT svc_, 'calls' AS part, '' AS feature_, bucket, category, n_ref, n_cur, w_ref, w_cur
+    FROM callsum_ WHERE bucket IS NULL{calls_series}
   UNION ALL BY NAME SELECT svc_, 'records' AS part, role_ AS feature_, {sides} FROM recs_ GROUP BY ALL
   UNION ALL BY NAME SELECT svc_, 'kind' AS part, feature_, kind_ AS category, {sides} FROM typed_ GROUP BY ALL
   UNION ALL BY NAME SELECT r.*, 'range' AS part, o.w_out FROM range_ r
@@ -419,11 +464,8 @@ union
   LEFT JOIN bins_ b ON b.svc_ = k.svc_ AND b.feature_ = k.feature_ AND b.bucket IS NOT DISTINCT FROM k.bucket
     AND b.bin = s_.i_
   GROUP BY k.svc_, k.feature_, k.bucket
-  UNION ALL BY NAME SELECT svc_, 'cat' AS part, feature_, bucket, category, bin, {sides} FROM (
-    SELECT t.*, t.bucket_ AS bucket, CASE WHEN c.r_ > {MAX_CATEGORIES} THEN '' ELSE t.cat_ END AS category,
-      CASE WHEN c.r_ > {MAX_CATEGORIES} THEN 1 ELSE 0 END AS bin
-    FROM typed_ t JOIN cattot_ c ON t.svc_ = c.svc_ AND t.feature_ = c.feature_ AND t.cat_ = c.cat_
-    WHERE t.kind_ IN ('string', 'bool')) GROUP BY ALL
+  UNION ALL BY NAME SELECT svc_, 'cat' AS part, feature_, bucket, category, bin, n_ref, n_cur, w_ref, w_cur
+    FROM catsum_ WHERE bucket IS NULL{cat_series}
   UNION ALL BY NAME SELECT svc_, 'catset' AS part, feature_, count(*) AS k, count(*) FILTER (wr_ > 0) AS n_ref,
     coalesce(sum(wc_) FILTER (wr_ = 0), 0) AS w_out FROM cattot_ GROUP BY ALL
 )
