@@ -8,9 +8,9 @@ so no call counts twice. Features come out of the payload by one rule in both di
 
     role value   input / output (prediction)
     records      value.data when it is an array, else the value when it is an array, else [value]
-                 (at most 1,000 a call)
     feature      a record's keys (`input.amount`), its positions (`input[2]`), or the role itself
-                 for a scalar record (`output`) (at most 200 a record, 100 features a service)
+                 for a scalar record (`output`); the 100 with the most values in a service are kept
+                 (a payload under 8,192 characters holds at most ~4,000 values, so no call is capped)
 
 Payloads cut at the 8,192-character property limit, and payloads that are not a JSON object or
 array, are left out and counted. The answer is one long table whose size depends on the number
@@ -66,8 +66,6 @@ __all__ = [
     "view_from_params",
 ]
 
-MAX_RECORDS: Final = 1_000  # records read from one call
-MAX_KEYS: Final = 200  # features read from one record
 MAX_FEATURES: Final = 100  # features kept per service, most values first
 MAX_CATEGORIES: Final = 50  # categories kept per feature, most weight first; the rest is "other"
 CATEGORY_CHARS: Final = 100
@@ -239,13 +237,13 @@ let docs_ = union
 let recs_ = materialize(docs_
     | extend rows_ = case(gettype(v_["data"]) == "array", v_["data"], gettype(v_) == "array", v_, pack_array(v_))
     | where array_length(rows_) > 0
-    | mv-expand rec_ = rows_ limit {MAX_RECORDS}
+    | mv-expand rec_ = rows_
     | project svc_, w_, period_, bucket_, role_, rec_);
 let typed_ = materialize(recs_
     | extend obj_ = gettype(rec_) == "dictionary", arr_ = gettype(rec_) == "array"
     | extend items_ = case(obj_, rec_, arr_, rec_, pack_array(rec_))
     | where not(obj_ and array_length(bag_keys(rec_)) == 0) and not(arr_ and array_length(rec_) == 0)
-    | mv-expand with_itemindex=i_ item_ = items_ limit {MAX_KEYS}
+    | mv-expand with_itemindex=i_ item_ = items_
     | extend key_ = iff(obj_, tostring(bag_keys(item_)[0]), "")
     | extend feature_ = case(obj_, strcat(role_, ".", key_), arr_, strcat(role_, "[", i_, "]"), role_),
         j_ = iff(obj_, item_[key_], item_)
@@ -369,10 +367,9 @@ union
 
         sides = (f"count(*) FILTER ({ref_}) AS n_ref, count(*) FILTER ({cur_}) AS n_cur, "
                  f"coalesce(sum(w_) FILTER ({ref_}), 0) AS w_ref, coalesce(sum(w_) FILTER ({cur_}), 0) AS w_cur")
-        kind = ("CASE WHEN j_ IS NULL OR json_type(j_) = 'NULL' THEN 'null' "
-                "WHEN json_type(j_) IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT', 'UHUGEINT') THEN 'number' "
-                "WHEN json_type(j_) = 'VARCHAR' THEN 'string' WHEN json_type(j_) = 'BOOLEAN' THEN 'bool' "
-                "ELSE 'nested' END")
+        kind = ("CASE WHEN f.type IS NULL OR f.type = 'NULL' THEN 'null' "
+                "WHEN f.type IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT', 'UHUGEINT') THEN 'number' "
+                "WHEN f.type = 'VARCHAR' THEN 'string' WHEN f.type = 'BOOLEAN' THEN 'bool' ELSE 'nested' END")
         sql = f"""WITH base_ AS MATERIALIZED (
   SELECT * FROM (SELECT timestamp, {service} AS svc_, itemCount AS w_, {period} AS period_,
     {text} AS text_, {source} AS source_
@@ -393,29 +390,22 @@ union
   UNION ALL SELECT svc_, w_, period_, bucket_, CASE WHEN source_ = 'prediction' THEN 'output' ELSE 'input' END,
     CASE WHEN json_valid(text_) THEN CAST(text_ AS JSON) END FROM calls_ WHERE status_ = 'ok' AND source_ <> 'print'
 ), recs_ AS MATERIALIZED (
-  SELECT svc_, w_, period_, bucket_, role_, unnest((CASE
-      WHEN json_type(v_) = 'OBJECT' AND json_type(v_, '$.data') = 'ARRAY' THEN json_extract(v_, '$.data[*]')
-      WHEN json_type(v_) = 'ARRAY' THEN json_extract(v_, '$[*]')
-      ELSE [v_] END)[1:{MAX_RECORDS}]) AS rec_
-  FROM docs_ WHERE v_ IS NOT NULL AND json_type(v_) <> 'NULL'
-), items_ AS (
-  SELECT svc_, w_, period_, bucket_, role_, rec_, unnest(CASE
-      WHEN json_type(rec_) = 'OBJECT' THEN list_transform(json_keys(rec_)[1:{MAX_KEYS}], lambda k_:
-        {{'name': role_ || '.' || k_, 'path': '/' || replace(replace(k_, '~', '~0'), '/', '~1')}})
-      WHEN json_type(rec_) = 'ARRAY' THEN list_transform(range(CAST(least(json_array_length(rec_), {MAX_KEYS}) AS BIGINT)), lambda i_:
-        {{'name': role_ || '[' || i_ || ']', 'path': '/' || i_}})
-      ELSE [{{'name': role_, 'path': ''}}] END) AS f_
-  FROM recs_
-), values_ AS (
-  SELECT svc_, w_, period_, bucket_, role_, f_.name AS feature_,
-    CASE WHEN f_.path = '' THEN rec_ ELSE json_extract(rec_, f_.path) END AS j_
-  FROM items_
+  -- json_each reads a value once and hands back each element (or property) with its JSON type
+  SELECT d.svc_, d.w_, d.period_, d.bucket_, d.role_, r.value AS rec_, r.type AS rtype_
+  FROM docs_ d, json_each(CASE
+      WHEN json_type(d.v_) = 'OBJECT' AND json_type(d.v_, '$.data') = 'ARRAY' THEN json_extract(d.v_, '$.data')
+      WHEN json_type(d.v_) = 'ARRAY' THEN d.v_
+      ELSE json_array(d.v_) END) r
+  WHERE d.v_ IS NOT NULL AND json_type(d.v_) <> 'NULL'
 ), typed_ AS MATERIALIZED (
-  SELECT * FROM (SELECT svc_, w_, period_, bucket_, role_, feature_, {kind} AS kind_,
-    CASE WHEN {kind} = 'number' THEN TRY_CAST(j_ AS DOUBLE) END AS x_,
-    CASE WHEN {kind} = 'string' THEN left(json_extract_string(j_, '$'), {CATEGORY_CHARS})
-         WHEN {kind} = 'bool' THEN CAST(j_ AS VARCHAR) ELSE '' END AS cat_
-  FROM values_){pick}
+  SELECT * FROM (SELECT r.svc_, r.w_, r.period_, r.bucket_, r.role_,
+    CASE r.rtype_ WHEN 'OBJECT' THEN r.role_ || '.' || f.key WHEN 'ARRAY' THEN r.role_ || '[' || f.key || ']'
+      ELSE r.role_ END AS feature_,
+    {kind} AS kind_,
+    CASE WHEN {kind} = 'number' THEN TRY_CAST(f.value AS DOUBLE) END AS x_,
+    CASE WHEN {kind} = 'string' THEN left(json_extract_string(f.value, '$'), {CATEGORY_CHARS})
+         WHEN {kind} = 'bool' THEN CAST(f.value AS VARCHAR) ELSE '' END AS cat_
+  FROM recs_ r, json_each(CASE WHEN r.rtype_ IN ('OBJECT', 'ARRAY') THEN r.rec_ ELSE json_array(r.rec_) END) f){pick}
 ), kept_ AS (
   SELECT svc_, feature_, row_number() OVER (PARTITION BY svc_ ORDER BY n_ DESC, feature_ ASC) AS r_
   FROM (SELECT svc_, feature_, count(*) AS n_ FROM typed_ GROUP BY ALL)
