@@ -40,7 +40,18 @@ from azure.core.credentials import AccessToken
 from telemetry import endpoint_logs
 from telemetry.filters import Filters, TimeRange, Window
 from telemetry.kql import render_kql
-from telemetry.model import Column, Earliest, Latest, Listing, Query, RenderContext, SampleValue, Summary, result_columns
+from telemetry.model import (
+    Column,
+    Earliest,
+    Latest,
+    Listing,
+    Query,
+    RenderContext,
+    SampleValue,
+    SelfRendered,
+    Summary,
+    result_columns,
+)
 from telemetry.queries import PANELS
 from telemetry.queries.pages import PAGE_VIEWS, page_queries
 from telemetry.schema import WORKSPACE_TABLES, Schema, columns, is_endpoint_table, workspace_column, workspace_schema
@@ -144,6 +155,8 @@ _KIND_TYPES: Final = {"count": "long", "real": "real", "datetime": "datetime", "
 
 def _source_column(query: Query, name: str) -> str | None:
     """The table column a result column is read from, when it is one (not an aggregate)."""
+    if isinstance(query, SelfRendered):
+        return None  # it names its result columns' kinds itself
     if isinstance(query, Listing):
         return next(c.column for c in query.columns if c.name == name)
     for dim in query.by:
@@ -274,7 +287,8 @@ class StoreAnswers:
             if window not in self._by_window:
                 found: dict[str, tuple[Query, RenderContext, str]] = {}
                 half = Window(window.start + window.length / 2, window.end)  # compare_previous reads 2 windows
-                for view in (window, half):
+                third = Window(window.start + window.length * 2 / 3, window.end)  # model drift's reference: 2x
+                for view in (window, half, third):
                     for filters in self.filters:
                         filters = replace(filters, time=TimeRange(None, view.start, view.end))
                         ctx = RenderContext(view, filters.grain_for(view), filters)
