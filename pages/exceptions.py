@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
+from components.auth import require_sign_in
 from components.charts import series_chart
 from components.filters import current_filters, link_params, url_text
 from components.navigation import PAGES
@@ -24,6 +25,7 @@ from telemetry.results import Outcome, QueryResult
 
 TRACES_PAGE = next(url for path, _, _, url in PAGES if path == "pages/traces.py")
 
+require_sign_in()  # here too: Streamlit's legacy pages/ routing can run this file without app.py
 filters = current_filters()
 schema = current_source().kql_schema
 _warnings: list[str] = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from components.auth import require_sign_in
 from components.charts import operation_timeline, series_chart
 from components.filters import current_filters, url_params, write_url
 from components.panels import empty_text, show_panel
@@ -32,6 +33,7 @@ from telemetry.queries.traces import (
 )
 from telemetry.results import Outcome, QueryResult
 
+require_sign_in()  # here too: Streamlit's legacy pages/ routing can run this file without app.py
 filters = current_filters()
 schema = current_source().kql_schema
 search, page, _warnings = search_from_params(url_params())
