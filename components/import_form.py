@@ -23,6 +23,7 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 from components.filters import read_filters, write_url
 from telemetry.filters import TimeRange
 from telemetry.importer import IMPORT_STORE, ImportFailed, ImportSummary, Progress, import_exports, store_span
+from telemetry.markdown_text import plain
 
 __all__ = ["LocalStore", "chosen_store", "store_sidebar"]
 
@@ -129,7 +130,8 @@ def _import(uploads: list[UploadedFile], demo: Path) -> None:
     bar = st.progress(0.0, text="Reading the files …")
 
     def progress(step: Progress) -> None:
-        text = f"{step.records:,} records read" + ("; writing the store …" if step.phase == "writing" else f" ({step.file})")
+        where = "; writing the store …" if step.phase == "writing" else f" ({plain(step.file)})"
+        text = f"{step.records:,} records read{where}"
         bar.progress(step.fraction, text=text)
 
     with tempfile.TemporaryDirectory(prefix="endpoint-monitor-upload-") as folder:
@@ -143,7 +145,7 @@ def _import(uploads: list[UploadedFile], demo: Path) -> None:
             summary = import_exports(paths, target, progress=progress, names=[u.name for u in uploads])
         except ImportFailed as error:
             bar.empty()
-            st.error(str(error), icon=":material/error:")
+            st.error(plain(error), icon=":material/error:")
             return
     st.session_state[_SUMMARY] = summary
     st.session_state.pop(_UPLOADS, None)  # an empty uploader for the next files
@@ -155,6 +157,7 @@ def _import(uploads: list[UploadedFile], demo: Path) -> None:
 
 def _show(summary: ImportSummary) -> None:
     box = st.success if summary.rows_added else st.info
-    box("  \n".join([summary.headline(), *summary.details()]), icon=":material/task_alt:")
+    # File names, record types, keys and bad values come from the files: shown as text.
+    box("  \n".join(map(plain, [summary.headline(), *summary.details()])), icon=":material/task_alt:")
     if problems := summary.problems():
-        st.warning("  \n".join(problems), icon=":material/warning:")
+        st.warning("  \n".join(map(plain, problems)), icon=":material/warning:")

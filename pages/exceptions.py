@@ -58,7 +58,8 @@ def _groups(result: QueryResult, problem: str) -> None:
     new = [plain(f"{r.problem} ({r.service})") for r in table[table["new"]].itertuples()]
     if new:
         more = f" and {len(new) - 5} more" if len(new) > 5 else ""
-        st.warning(f"{len(new)} of {len(table)} groups are new in this period: {', '.join(new[:5])}{more}.",
+        named = ", ".join(plain(n) for n in new[:5])
+        st.warning(f"{len(new)} of {len(table)} groups are new in this period: {named}{more}.",
                    icon=":material/fiber_new:")
     for column in ("first_seen", "last_seen"):  # the page says times are UTC; no "+00:00" to cut off
         table[column] = table[column].dt.tz_convert(None)

@@ -165,7 +165,7 @@ def _payloads(result: QueryResult) -> None:
     if choices:
         column = st.selectbox("Prediction", choices, key="traces.prediction")
         grain = distribution_grain(frame["timestamp"])
-        st.caption(f"Distribution of {column} per {grain_name(grain)} over these calls.")
+        st.caption(f"Distribution of {plain(column)} per {grain_name(grain)} over these calls.")
         dist = prediction_distribution(frame, column, grain)
         if "p50" in dist:
             long = dist.melt(id_vars=["bucket"], value_vars=["p10", "p50", "p90"], var_name="series")
