@@ -18,7 +18,9 @@ from components.url_params import set_params, synced_key
 from components.view import live, page_heading
 from telemetry.filters import grain_name
 from telemetry.model import Listing, RenderContext
-from telemetry.payloads import PROPERTY_LIMIT, distribution_grain, payload_rows, prediction_columns, prediction_distribution
+from telemetry.payloads import (
+    PROPERTY_LIMIT, distribution_grain, payload_table, prediction_columns, prediction_distribution,
+)
 from telemetry.queries import panel
 from telemetry.queries.traces import (
     PAYLOAD_ROWS,
@@ -153,7 +155,7 @@ def _sizes(result: QueryResult) -> None:
 
 
 def _payloads(result: QueryResult) -> None:
-    table = payload_rows(result.frame)
+    table = payload_table(result)
     frame = table.frame
     st.caption(f"The newest {PAYLOAD_ROWS:,} payload rows of the range at most ({table.rows_read:,} read, "
                f"{len(frame):,} scoring calls). Columns are the JSON paths of the input and the output. "
@@ -161,6 +163,8 @@ def _payloads(result: QueryResult) -> None:
                "parses, so their columns hold only what model data collection kept, if anything.")
     if table.columns_left_out:
         st.caption(f"{table.columns_left_out:,} values past the first columns of a call were left out.")
+    if table.rare_columns:
+        st.caption(f"{table.rare_columns:,} more columns, each in fewer calls than those shown, were left out.")
     choices = prediction_columns(frame)
     if choices:
         column = st.selectbox("Prediction", choices, key="traces.prediction")

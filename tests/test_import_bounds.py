@@ -7,39 +7,29 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from telemetry.importer import import_exports
 from telemetry.importer.bounded import MAX_RECORD_BYTES
-from tests.test_import import FIXTURES, ROOT
+from tests.memory_cap import run_capped
+from tests.test_import import FIXTURES
 
 HEADROOM = 384 << 20  # what the child may grow by, past its peak after a small import
 HUGE = 640 << 20  # a hostile line or field: more than the headroom
-_CHILD = textwrap.dedent("""
-    import json, resource, sys
-    sys.path.insert(0, sys.argv[1])
-    from telemetry.importer import import_exports
-    import_exports([sys.argv[2]], sys.argv[3] + ".warm.duckdb")  # DuckDB's threads and arenas, once
-    peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmPeak")) * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (peak + int(sys.argv[4]), peak + int(sys.argv[4])))
-    summary = import_exports(sys.argv[5:], sys.argv[3])
-    print(json.dumps({"added": summary.added, "problems": summary.problems()}))
-""")
 
 
 def _import_capped(paths: list[Path], store: Path) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(ROOT), str(FIXTURES / "data_export_PT1H.json"), str(store), str(HEADROOM),
-         *map(str, paths)],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout)
+    return run_capped(
+        f"""
+        from telemetry.importer import import_exports
+        import_exports([{str(FIXTURES / "data_export_PT1H.json")!r}], {str(store) + ".warm.duckdb"!r})
+        """,
+        f"""
+        summary = import_exports({list(map(str, paths))!r}, {str(store)!r})
+        answer = {{"added": summary.added, "problems": summary.problems()}}
+        """, headroom=HEADROOM)
 
 
 def _record(i: int, message: str = "ok", **extra: object) -> dict:
