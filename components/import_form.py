@@ -11,7 +11,6 @@ let a link open any file on the server.
 from __future__ import annotations
 
 import os
-import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
@@ -23,6 +22,7 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 from components.filters import read_filters, write_url
 from telemetry.filters import TimeRange
 from telemetry.importer import IMPORT_STORE, ImportFailed, ImportSummary, Progress, import_exports, store_span
+from telemetry.importer.uploads import upload_folder
 from telemetry.markdown_text import plain
 
 __all__ = ["LocalStore", "chosen_store", "store_sidebar"]
@@ -121,8 +121,11 @@ def _open(path: Path, demo: Path, span: tuple[datetime, datetime] | None) -> Non
 
 
 def _on_pick(demo: Path) -> None:
-    path = Path(st.session_state[_PICKER])
-    _open(path, demo, _store_span(path))
+    # The value comes from the browser: only a store of the list is opened, or even looked at.
+    picked = st.session_state[_PICKER]
+    path = next((p for p in _stores(demo) if str(p) == picked), None)
+    if path is not None:
+        _open(path, demo, _store_span(path))
 
 
 def _import(uploads: list[UploadedFile], demo: Path) -> None:
@@ -134,11 +137,10 @@ def _import(uploads: list[UploadedFile], demo: Path) -> None:
         text = f"{step.records:,} records read{where}"
         bar.progress(step.fraction, text=text)
 
-    with tempfile.TemporaryDirectory(prefix="endpoint-monitor-upload-") as folder:
+    with upload_folder() as folder:
         paths = []
-        for index, upload in enumerate(uploads):  # a folder each: exports are all named PT1H.json
-            path = Path(folder, str(index), Path(upload.name).name)
-            path.parent.mkdir()
+        for index, upload in enumerate(uploads):  # by position: the names are the uploader's
+            path = folder / f"upload-{index}"
             path.write_bytes(upload.getbuffer())
             paths.append(path)
         try:
