@@ -48,13 +48,14 @@ def wait_healthy(base: str, process: subprocess.Popen[bytes], timeout_s: float) 
 @contextmanager
 def served(
     store: Path, *, log: IO[bytes] | int = subprocess.DEVNULL, env: dict[str, str] | None = None,
-    timeout_s: float = 60,
+    timeout_s: float = 60, start: tuple[str, ...] = (), args: tuple[str, ...] = (),
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """The app on `store`, headless on 127.0.0.1: its base URL and process, stopped on exit."""
+    """The app on `store`, headless on 127.0.0.1: its base URL and process, stopped on exit.
+    `start` replaces this script (e.g. plain `streamlit run app.py`); `args` go to Streamlit."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port)],
+        [sys.executable, *(start or (str(Path(__file__).resolve()),)), "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port), *args],
         cwd=ROOT, env={**os.environ, **(env or {}), "ENDPOINT_MONITOR_STORE": str(store)},
         stdout=log, stderr=subprocess.STDOUT,
     )

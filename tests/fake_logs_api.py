@@ -122,6 +122,7 @@ class Fault:
     keep_tables: int | None = None  # partial: only the first tables of a multi-statement answer
     times: int | None = 1  # requests it spoils; None: until cleared
     match: str | None = None  # sub-query faults: the query text contains this
+    null_body: bool = False  # sub-query faults: the batch item's body is null
 
     def error(self) -> Body:
         return self.body if self.body is not None else _STATUS_BODIES.get(self.status, _STATUS_BODIES[500])()
@@ -424,7 +425,7 @@ class FakeLogsApi:
         return None
 
     # answering
-    def answer(self, body: Body, prefer: str | None) -> tuple[int, Body]:
+    def answer(self, body: Body, prefer: str | None) -> tuple[int, Body | None]:
         """One query body -> (status, response body), statements of a multi-statement query together."""
         text = str(body.get("query") or "")
         fault = self._take(self.query_faults, text)
@@ -433,6 +434,8 @@ class FakeLogsApi:
             self._stopping.wait(min(fault.delay_s, wait))
             if fault.delay_s > wait:  # the service stops the query at Prefer: wait=N
                 return 504, _STATUS_BODIES[504]()
+        if fault is not None and fault.null_body:
+            return fault.status, None
         if fault is not None and fault.status != 200:
             return fault.status, fault.error()
         window = parse_timespan(body.get("timespan"))
