@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -48,13 +48,14 @@ def wait_healthy(base: str, process: subprocess.Popen[bytes], timeout_s: float) 
 @contextmanager
 def served(
     store: Path, *, log: IO[bytes] | int = subprocess.DEVNULL, env: dict[str, str] | None = None,
-    timeout_s: float = 60,
+    timeout_s: float = 60, args: Sequence[str] = (),
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """The app on `store`, headless on 127.0.0.1: its base URL and process, stopped on exit."""
+    """The app on `store`, headless on 127.0.0.1: its base URL and process, stopped on exit.
+    `args`: more `streamlit run` flags (e.g. "--server.fileWatcherType", "auto")."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, str(Path(__file__).resolve()), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port)],
+         "--server.address", "127.0.0.1", "--server.port", str(port), *args],
         cwd=ROOT, env={**os.environ, **(env or {}), "ENDPOINT_MONITOR_STORE": str(store)},
         stdout=log, stderr=subprocess.STDOUT,
     )
