@@ -55,6 +55,8 @@ VIEW_TIMEOUT_S: Final = 300.0
 # What a page's views sent, per page (the fewest over its views): the proof that the client ran
 # the page, not just a sidebar or an error.
 SENT: Final = ("plotly_chart", "dataframe", "metric")
+SOAK_SESSIONS: Final = 5
+SOAK_SAMPLE: Final = 250  # views between two readings of the server's memory in a soak
 _TICK: Final = os.sysconf("SC_CLK_TCK")
 
 
@@ -211,17 +213,21 @@ async def _one_session_per_page(base: str, pid: int, pages: Sequence[str], views
     return result
 
 
-async def _sessions(base: str, pid: int, pages: Sequence[str], n: int, seconds: float, query: Any) -> dict[str, Any]:
-    """N sessions going round the pages from different starts until `seconds` are up."""
+async def _sessions(base: str, pid: int, pages: Sequence[str], n: int, seconds: float, query: Any,
+                    most: int | None = None, rss: list[float] | None = None) -> dict[str, Any]:
+    """N sessions going round the pages from different starts until `seconds` are up (or `most`
+    views are done; `rss` gets the server's memory every SOAK_SAMPLE views)."""
     sessions = [await Session.open(base) for _ in range(n)]
     views: list[View] = []
     stop_at = time.perf_counter() + seconds
 
     async def drive(k: int, session: Session) -> None:
         for i in itertools.count(k):
-            if time.perf_counter() >= stop_at:
+            if time.perf_counter() >= stop_at or (most is not None and len(views) >= most):
                 return
             views.append(await session.view(pages[i % len(pages)], query()))
+            if rss is not None and len(views) % SOAK_SAMPLE == 0:
+                rss.append(round(rss_mb(pid), 1))
 
     before, started = cpu_s(pid), time.perf_counter()
     try:
@@ -243,9 +249,10 @@ async def _warm_up(base: str, pages: Sequence[str]) -> None:
 
 
 def capacity(store: Path, sessions: Sequence[int] = SESSIONS, seconds: float = 20.0, views_per_page: int = 4,
-             server_args: Sequence[str] = (), log: Any = print) -> dict[str, Any]:
+             server_args: Sequence[str] = (), log: Any = print, soak: int = 0) -> dict[str, Any]:
     """The app served on `store`; each N of `sessions`, cold then warm. One server for the whole
-    run; its memory after it says what many views leave behind."""
+    run; its memory after it says what many views leave behind. `soak`: that many more warm views
+    by SOAK_SESSIONS sessions, the server's memory read as they go (does it keep growing?)."""
     pages = list(PAGE_PATHS)
     result: dict[str, Any] = {"store": store.name, "seconds": seconds, "server_args": list(server_args),
                               "load_average": {"start": [round(x, 2) for x in os.getloadavg()]}, "runs": []}
@@ -263,7 +270,13 @@ def capacity(store: Path, sessions: Sequence[int] = SESSIONS, seconds: float = 2
                 log(f"  {n:>2} sessions, {cache}: {found['views_per_s']} views/s, p50 {found['p50_s']} s, "
                     f"p95 {found['p95_s']} s, CPU {found['cpu_per_view_s']} s a view, {found['views']} views, "
                     f"{found['errors']} errors")
-        result["views"] = sum(r["views"] for r in result["runs"])
+        if soak:
+            rss = [round(rss_mb(server.pid), 1)]
+            found = asyncio.run(_sessions(base, server.pid, pages, SOAK_SESSIONS, 24 * 3600.0, view_query,
+                                          most=soak, rss=rss))
+            result["soak"] = {"sessions": SOAK_SESSIONS, "every_views": SOAK_SAMPLE, "rss_mb": rss, **found}
+            log(f"  soak: {found['views']} views, RSS {rss[0]} -> {rss[-1]} MB (max {max(rss)} MB)")
+        result["views"] = sum(r["views"] for r in result["runs"]) + result.get("soak", {}).get("views", 0)
         result["rss_mb"] = round(rss_mb(server.pid), 1)
         result["peak_rss_mb"] = round(rss_mb(server.pid, "VmHWM"), 1)
     result["load_average"]["end"] = [round(x, 2) for x in os.getloadavg()]
@@ -289,11 +302,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", default="1,5,20", type=lambda s: [int(x) for x in s.split(",")])
     parser.add_argument("--seconds", type=float, default=20.0, help="how long each N>1 run drives its sessions")
     parser.add_argument("--views-per-page", type=int, default=4, help="views of each page with one session")
+    parser.add_argument("--soak", type=int, default=0, help="that many more warm views, memory read as they go")
     parser.add_argument("--out", type=Path, default=ROOT / "bench", help="where results.json/.md are")
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("server_args", nargs="*", help="after --: more `streamlit run` flags for the server")
     args = parser.parse_args(argv)
-    found = capacity(args.store, args.sessions, args.seconds, args.views_per_page, args.server_args)
+    found = capacity(args.store, args.sessions, args.seconds, args.views_per_page, args.server_args, soak=args.soak)
     print(json.dumps({k: v for k, v in found.items() if k != "runs"}, indent=1))
     if not args.no_write:
         write(found, args.out)

@@ -4,7 +4,8 @@ With a `pages/` folder beside app.py, a fresh Streamlit server runs its first se
 legacy multipage mode (pages named after files) until `st.navigation` has run once, so the first
 visitor who opens any page but "/" gets a "Page not found" dialog over the right page
 (streamlit/streamlit#9992). app.py always routes with `st.navigation`; say so before the first
-session. Arguments go to `streamlit run`.
+session. Arguments go to `streamlit run`; `--dev` turns on the source-file watcher and run-on-save,
+which .streamlit/config.toml leaves off for the served app.
 
 `served(store)` starts it on a free loopback port for the browser tests and benchmarks.
 """
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import IO
 
 ROOT = Path(__file__).resolve().parents[1]
+DEV_FLAGS = ["--server.fileWatcherType", "auto", "--server.runOnSave", "true"]
 
 
 def free_port() -> int:
@@ -76,6 +78,8 @@ def main(args: list[str]) -> None:
     from streamlit.web import cli
 
     PagesManager.uses_pages_directory = False
+    if "--dev" in args:
+        args = [a for a in args if a != "--dev"] + DEV_FLAGS
     cli.main(["run", str(ROOT / "app.py"), *args], prog_name="streamlit")
 
 
