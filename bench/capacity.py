@@ -23,13 +23,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
 import statistics
+import subprocess
+import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -55,6 +58,8 @@ VIEW_TIMEOUT_S: Final = 300.0
 # What a page's views sent, per page (the fewest over its views): the proof that the client ran
 # the page, not just a sidebar or an error.
 SENT: Final = ("plotly_chart", "dataframe", "metric")
+SETTLE_S: Final = 0.3  # after a server's turn, before reading its CPU
+ROUNDS: Final = 4  # turns each server takes in a run of N sessions, when a baseline runs beside ours
 SOAK_SESSIONS: Final = 5
 SOAK_SAMPLE: Final = 250  # views between two readings of the server's memory in a soak
 _TICK: Final = os.sysconf("SC_CLK_TCK")
@@ -191,33 +196,71 @@ class _Ranges:
         return view_query(next(self._next))
 
 
-async def _one_session_per_page(base: str, pid: int, pages: Sequence[str], views: int,
-                                query: Any) -> dict[str, Any]:
-    """One session; each page `views` times in turn, its own CPU and times."""
-    session = await Session.open(base)
-    result: dict[str, Any] = {"pages": {}}
-    everything: list[View] = []
-    cpu_total, started = 0.0, time.perf_counter()
+@dataclass(frozen=True)
+class Server:
+    name: str  # "ours" or "baseline"
+    base: str
+    pid: int
+
+
+@dataclass
+class _Tally:
+    """One server's views in one run, over its turns: the times, and its CPU over its turns."""
+    views: list[View] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    cpu_s: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return _summary(self.views, self.elapsed_s, self.cpu_s)
+
+
+def _cpu(servers: Sequence[Server]) -> dict[str, float]:
+    return {s.name: cpu_s(s.pid) for s in servers}
+
+
+async def _settled_cpu(servers: Sequence[Server]) -> dict[str, float]:
+    """The servers' CPU once the work a view leaves behind (sending, cleaning up) is done."""
+    await asyncio.sleep(SETTLE_S)
+    return _cpu(servers)
+
+
+async def _one_session_per_page(servers: Sequence[Server], pages: Sequence[str], views: int,
+                                query: Any) -> dict[str, dict[str, Any]]:
+    """One session a server; each page `views` times, the servers taking turns view by view (the
+    first alternating), so a burst of load on the shared machine lands on both. A server's CPU
+    is read around its page's views as a whole: it idles during the other's turns."""
+    sessions = {s.name: await Session.open(s.base) for s in servers}
+    pages_found: dict[str, dict[str, dict[str, Any]]] = {s.name: {} for s in servers}
+    totals = {s.name: _Tally() for s in servers}
     try:
         for page in pages:
-            before = cpu_s(pid)
-            done = [await session.view(page, query()) for _ in range(views)]
-            used = cpu_s(pid) - before
-            cpu_total += used
-            everything += done
-            result["pages"][page] = {**_summary(done, sum(v.seconds for v in done), used),
-                                     "sent": {kind: min(v.elements[kind] for v in done) for kind in SENT}}
+            tallies = {s.name: _Tally() for s in servers}
+            before = _cpu(servers)
+            for i in range(views):
+                for server in servers if i % 2 == 0 else servers[::-1]:
+                    view = await sessions[server.name].view(page, query())
+                    tallies[server.name].views.append(view)
+                    tallies[server.name].elapsed_s += view.seconds
+            after = await _settled_cpu(servers)
+            for server in servers:
+                tally, total = tallies[server.name], totals[server.name]
+                tally.cpu_s = after[server.name] - before[server.name]
+                pages_found[server.name][page] = {
+                    **tally.summary(), "sent": {kind: min(v.elements[kind] for v in tally.views) for kind in SENT}}
+                total.views += tally.views
+                total.elapsed_s += tally.elapsed_s
+                total.cpu_s += tally.cpu_s
     finally:
-        await session.close()
-    result.update(_summary(everything, time.perf_counter() - started, cpu_total))
-    return result
+        for session in sessions.values():
+            await session.close()
+    return {name: {**totals[name].summary(), "pages": pages_found[name]} for name in sessions}
 
 
-async def _sessions(base: str, pid: int, pages: Sequence[str], n: int, seconds: float, query: Any,
-                    most: int | None = None, rss: list[float] | None = None) -> dict[str, Any]:
+async def _drive(server: Server, pages: Sequence[str], n: int, seconds: float, query: Any, tally: _Tally,
+                 most: int | None = None, rss: list[float] | None = None) -> None:
     """N sessions going round the pages from different starts until `seconds` are up (or `most`
-    views are done; `rss` gets the server's memory every SOAK_SAMPLE views)."""
-    sessions = [await Session.open(base) for _ in range(n)]
+    views are done; `rss` gets the server's memory every SOAK_SAMPLE views), into `tally`."""
+    sessions = [await Session.open(server.base) for _ in range(n)]
     views: list[View] = []
     stop_at = time.perf_counter() + seconds
 
@@ -227,15 +270,28 @@ async def _sessions(base: str, pid: int, pages: Sequence[str], n: int, seconds: 
                 return
             views.append(await session.view(pages[i % len(pages)], query()))
             if rss is not None and len(views) % SOAK_SAMPLE == 0:
-                rss.append(round(rss_mb(pid), 1))
+                rss.append(round(rss_mb(server.pid), 1))
 
-    before, started = cpu_s(pid), time.perf_counter()
+    before, started = cpu_s(server.pid), time.perf_counter()
     try:
         await asyncio.gather(*(drive(k, s) for k, s in enumerate(sessions)))
     finally:
         for session in sessions:
             await session.close()
-    return _summary(views, time.perf_counter() - started, cpu_s(pid) - before)
+    tally.elapsed_s += time.perf_counter() - started
+    tally.cpu_s += (await _settled_cpu([server]))[server.name] - before
+    tally.views += views
+
+
+async def _sessions(servers: Sequence[Server], pages: Sequence[str], n: int, seconds: float,
+                    query: Any) -> dict[str, dict[str, Any]]:
+    """N sessions on each server for `seconds` in all, the servers taking turns in ROUNDS blocks."""
+    tallies = {s.name: _Tally() for s in servers}
+    rounds = ROUNDS if len(servers) > 1 else 1
+    for r in range(rounds):
+        for server in servers if r % 2 == 0 else servers[::-1]:
+            await _drive(server, pages, n, seconds / rounds, query, tallies[server.name])
+    return {name: tally.summary() for name, tally in tallies.items()}
 
 
 async def _warm_up(base: str, pages: Sequence[str]) -> None:
@@ -248,39 +304,63 @@ async def _warm_up(base: str, pages: Sequence[str]) -> None:
         await session.close()
 
 
+def _line(name: str, found: dict[str, Any]) -> str:
+    return (f"{name} {found['views_per_s']} views/s, p50 {found['p50_s']} s, p95 {found['p95_s']} s, "
+            f"CPU {found['cpu_per_view_s']} s a view, {found['views']} views, {found['errors']} errors")
+
+
 def capacity(store: Path, sessions: Sequence[int] = SESSIONS, seconds: float = 20.0, views_per_page: int = 4,
-             server_args: Sequence[str] = (), log: Any = print, soak: int = 0) -> dict[str, Any]:
+             server_args: Sequence[str] = (), log: Any = print, soak: int = 0,
+             baseline: Path | None = None) -> dict[str, Any]:
     """The app served on `store`; each N of `sessions`, cold then warm. One server for the whole
     run; its memory after it says what many views leave behind. `soak`: that many more warm views
-    by SOAK_SESSIONS sessions, the server's memory read as they go (does it keep growing?)."""
+    by SOAK_SESSIONS sessions, the server's memory read as they go (does it keep growing?).
+    `baseline`: another source tree of the app (e.g. the commit before a change), served beside
+    ours on the same store and measured in turns with it: "baseline" in each run."""
     pages = list(PAGE_PATHS)
     result: dict[str, Any] = {"store": store.name, "seconds": seconds, "server_args": list(server_args),
                               "load_average": {"start": [round(x, 2) for x in os.getloadavg()]}, "runs": []}
-    with served(store, args=server_args, timeout_s=120) as (base, server):
-        asyncio.run(_warm_up(base, pages))
+    with contextlib.ExitStack() as stack:
+        base, server = stack.enter_context(served(store, args=server_args, timeout_s=120))
+        servers = [Server("ours", base, server.pid)]
+        if baseline is not None:
+            other, process = stack.enter_context(served(store, timeout_s=120, root=baseline))
+            servers.append(Server("baseline", other, process.pid))
+        for one in servers:
+            asyncio.run(_warm_up(one.base, pages))
         result["rss_after_warm_up_mb"] = round(rss_mb(server.pid), 1)
         ranges = _Ranges()
         for n in sessions:
             for cache, query in (("cold", ranges.cold), ("warm", view_query)):
                 if n == 1:
-                    found = asyncio.run(_one_session_per_page(base, server.pid, pages, views_per_page, query))
+                    found = asyncio.run(_one_session_per_page(servers, pages, views_per_page, query))
                 else:
-                    found = asyncio.run(_sessions(base, server.pid, pages, n, seconds, query))
-                result["runs"].append({"sessions": n, "cache": cache, **found})
-                log(f"  {n:>2} sessions, {cache}: {found['views_per_s']} views/s, p50 {found['p50_s']} s, "
-                    f"p95 {found['p95_s']} s, CPU {found['cpu_per_view_s']} s a view, {found['views']} views, "
-                    f"{found['errors']} errors")
+                    found = asyncio.run(_sessions(servers, pages, n, seconds, query))
+                result["runs"].append({"sessions": n, "cache": cache, **found["ours"],
+                                       **({"baseline": found["baseline"]} if "baseline" in found else {})})
+                log(f"  {n:>2} sessions, {cache}: " + "; ".join(_line(name, f) for name, f in found.items()))
         if soak:
             rss = [round(rss_mb(server.pid), 1)]
-            found = asyncio.run(_sessions(base, server.pid, pages, SOAK_SESSIONS, 24 * 3600.0, view_query,
-                                          most=soak, rss=rss))
-            result["soak"] = {"sessions": SOAK_SESSIONS, "every_views": SOAK_SAMPLE, "rss_mb": rss, **found}
-            log(f"  soak: {found['views']} views, RSS {rss[0]} -> {rss[-1]} MB (max {max(rss)} MB)")
+            tally = _Tally()
+            asyncio.run(_drive(servers[0], pages, SOAK_SESSIONS, 24 * 3600.0, view_query, tally, most=soak, rss=rss))
+            result["soak"] = {"sessions": SOAK_SESSIONS, "every_views": SOAK_SAMPLE, "rss_mb": rss, **tally.summary()}
+            log(f"  soak: {len(tally.views)} views, RSS {rss[0]} -> {rss[-1]} MB (max {max(rss)} MB)")
         result["views"] = sum(r["views"] for r in result["runs"]) + result.get("soak", {}).get("views", 0)
         result["rss_mb"] = round(rss_mb(server.pid), 1)
         result["peak_rss_mb"] = round(rss_mb(server.pid, "VmHWM"), 1)
     result["load_average"]["end"] = [round(x, 2) for x in os.getloadavg()]
     return result
+
+
+@contextlib.contextmanager
+def source_tree(ref: str) -> Iterator[tuple[Path, str]]:
+    """The app's files at git `ref`, in a temporary directory, and the commit it names."""
+    commit = subprocess.run(["git", "rev-parse", "--short", ref], cwd=ROOT, check=True, capture_output=True,
+                            text=True).stdout.strip()
+    with tempfile.TemporaryDirectory(prefix="capacity-baseline-") as directory:
+        archive = subprocess.run(["git", "archive", commit], cwd=ROOT, check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", directory], input=archive, check=True)
+        yield Path(directory), commit
 
 
 def write(found: dict[str, Any], out: Path) -> None:
@@ -303,11 +383,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="how long each N>1 run drives its sessions")
     parser.add_argument("--views-per-page", type=int, default=4, help="views of each page with one session")
     parser.add_argument("--soak", type=int, default=0, help="that many more warm views, memory read as they go")
+    parser.add_argument("--baseline", metavar="GIT_REF",
+                        help="serve the app at this commit beside ours and measure both in turns")
     parser.add_argument("--out", type=Path, default=ROOT / "bench", help="where results.json/.md are")
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("server_args", nargs="*", help="after --: more `streamlit run` flags for the server")
     args = parser.parse_args(argv)
-    found = capacity(args.store, args.sessions, args.seconds, args.views_per_page, args.server_args, soak=args.soak)
+    with contextlib.ExitStack() as stack:
+        baseline, commit = stack.enter_context(source_tree(args.baseline)) if args.baseline else (None, None)
+        found = capacity(args.store, args.sessions, args.seconds, args.views_per_page, args.server_args,
+                         soak=args.soak, baseline=baseline)
+    if commit:
+        found["baseline"] = {"ref": args.baseline, "commit": commit}
     print(json.dumps({k: v for k, v in found.items() if k != "runs"}, indent=1))
     if not args.no_write:
         write(found, args.out)

@@ -188,22 +188,50 @@ def capacity_tables(results: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     for label, found in sorted(results["capacity"].items(), key=lambda item: item[1]["store"]):
         load = found["load_average"]["start"][0]
+        against = found.get("baseline")
         lines += ["", f"**Capacity, {label} store** (`python -m bench.capacity`: N sessions speaking Streamlit's "
                   f"websocket protocol to one server, 24h views, every page in turn; cold: a range no view asked "
-                  f"before; warm: answers cached; load average {load} at the start):", ""]
-        lines += _table(["sessions", "answers", "page views / s", "p50 s", "p95 s", "server CPU per view ms",
-                         "views", "errors"],
-                        [[str(r["sessions"]), r["cache"], f"{r['views_per_s']:.1f}", f"{r['p50_s']:.2f}",
-                          f"{r['p95_s']:.2f}", _ms(r["cpu_per_view_s"]), str(r["views"]), str(r["errors"])]
-                         for r in found["runs"]])
+                  f"before; warm: answers cached"
+                  + (f"; baseline: the app at {against['commit']} ({against['ref']}), served beside ours and "
+                     "measured in turns with it" if against else "")
+                  + f"; load average {load} at the start):", ""]
+        head = ["sessions", "answers", "page views / s", "p50 s", "p95 s", "server CPU per view ms", "views", "errors"]
+        if against:
+            head += ["baseline views / s", "baseline p95 s", "baseline CPU ms", "CPU ours / baseline"]
+
+        def row(r: dict[str, Any]) -> list[str]:
+            cells = [str(r["sessions"]), r["cache"], f"{r['views_per_s']:.1f}", f"{r['p50_s']:.2f}",
+                     f"{r['p95_s']:.2f}", _ms(r["cpu_per_view_s"]), str(r["views"]), str(r["errors"])]
+            if against:
+                b = r["baseline"]
+                cells += [f"{b['views_per_s']:.1f}", f"{b['p95_s']:.2f}", _ms(b["cpu_per_view_s"]),
+                          f"{r['cpu_per_view_s'] / b['cpu_per_view_s']:.2f}"]
+            return cells
+
+        lines += _table(head, [row(r) for r in found["runs"]])
         single = {r["cache"]: r for r in found["runs"] if r["sessions"] == 1}
         if {"cold", "warm"} <= single.keys():
-            lines += ["", "Per page, one session (server CPU per view, ms; p50 s to the script's end):", ""]
-            lines += _table(["page", "CPU cold", "CPU warm", "p50 cold", "p50 warm", "charts · tables sent"],
-                            [[page, _ms(cold["cpu_per_view_s"]), _ms(single["warm"]["pages"][page]["cpu_per_view_s"]),
-                              f"{cold['p50_s']:.2f}", f"{single['warm']['pages'][page]['p50_s']:.2f}",
-                              f"{cold['sent']['plotly_chart']} · {cold['sent']['dataframe']}"]
-                             for page, cold in single["cold"]["pages"].items()])
+            cold, warm = single["cold"]["pages"], single["warm"]["pages"]
+            lines += ["", "Per page, one session (server CPU per view in ms; p50 in s to the script's end):", ""]
+            head = ["page", "CPU cold", "CPU warm", "p50 cold", "p50 warm", "charts · tables sent"]
+            if against:
+                head += ["baseline CPU cold", "baseline CPU warm", "warm ours / baseline"]
+
+            def page_row(page: str) -> list[str]:
+                cells = [page, _ms(cold[page]["cpu_per_view_s"]), _ms(warm[page]["cpu_per_view_s"]),
+                         f"{cold[page]['p50_s']:.2f}", f"{warm[page]['p50_s']:.2f}",
+                         f"{cold[page]['sent']['plotly_chart']} · {cold[page]['sent']['dataframe']}"]
+                if against:
+                    b_cold, b_warm = single["cold"]["baseline"]["pages"][page], single["warm"]["baseline"]["pages"][page]
+                    cells += [_ms(b_cold["cpu_per_view_s"]), _ms(b_warm["cpu_per_view_s"]),
+                              f"{warm[page]['cpu_per_view_s'] / b_warm['cpu_per_view_s']:.2f}"]
+                return cells
+
+            lines += _table(head, [page_row(page) for page in cold])
         lines += ["", f"Server memory: {found['rss_after_warm_up_mb']:,.0f} MB resident after the warm-up, "
                   f"{found['rss_mb']:,.0f} MB after {found['views']:,} views, peak {found['peak_rss_mb']:,.0f} MB."]
+        if soak := found.get("soak"):
+            lines += [f"A soak of {soak['views']:,} more warm views by {soak['sessions']} sessions: resident memory "
+                      f"every {soak['every_views']} views {' → '.join(f'{m:,.0f}' for m in soak['rss_mb'])} MB "
+                      f"({soak['views_per_s']:.1f} views/s, {_ms(soak['cpu_per_view_s'])} ms CPU a view)."]
     return lines

@@ -12,7 +12,7 @@ import pytest
 
 from bench.capacity import PAGE_PATHS, Session, View, capacity, view_query
 from bench.report import capacity_tables, capacity_targets
-from scripts.run_app import served
+from scripts.run_app import ROOT, served
 
 # What each page is made of in its default 24h view: (Plotly charts, dataframes, st.metric numbers),
 # read off its panels (overview: four headline numbers, each with its sparkline).
@@ -29,25 +29,29 @@ MUST_SEND = {
 
 @pytest.fixture(scope="module")
 def found(demo_store: Path) -> dict[str, Any]:
-    return capacity(demo_store, sessions=(1, 2), seconds=2.0, views_per_page=1, log=lambda _: None)
+    # The baseline is a second server of this same tree: both must be measured alike.
+    return capacity(demo_store, sessions=(1, 2), seconds=2.0, views_per_page=1, log=lambda _: None,
+                    baseline=ROOT)
 
 
 def test_one_session_gets_every_page_with_its_charts_tables_and_numbers(found: dict[str, Any]) -> None:
     for run in (r for r in found["runs"] if r["sessions"] == 1):
-        for page, (charts, tables, metrics) in MUST_SEND.items():
-            sent = run["pages"][page]["sent"]
-            assert (sent["plotly_chart"], sent["dataframe"], sent["metric"]) == (charts, tables, metrics), \
-                (run["cache"], page)
+        for measured in (run, run["baseline"]):
+            for page, (charts, tables, metrics) in MUST_SEND.items():
+                sent = measured["pages"][page]["sent"]
+                assert (sent["plotly_chart"], sent["dataframe"], sent["metric"]) == (charts, tables, metrics), \
+                    (run["cache"], page)
 
 
 def test_every_view_finishes_without_an_error_and_costs_the_server_cpu(found: dict[str, Any]) -> None:
     assert [(r["sessions"], r["cache"]) for r in found["runs"]] == [
         (1, "cold"), (1, "warm"), (2, "cold"), (2, "warm")]
     for run in found["runs"]:
-        assert run["views"] >= (len(PAGE_PATHS) if run["sessions"] == 1 else 2), run
-        assert run["errors"] == 0, run["error_samples"]
-        assert run["cpu_per_view_s"] > 0 and run["views_per_s"] > 0
-        assert run["p50_s"] <= run["p95_s"]
+        for measured in (run, run["baseline"]):
+            assert measured["views"] >= (len(PAGE_PATHS) if run["sessions"] == 1 else 2), measured
+            assert measured["errors"] == 0, measured["error_samples"]
+            assert measured["cpu_per_view_s"] > 0 and measured["views_per_s"] > 0
+            assert measured["p50_s"] <= measured["p95_s"]
     assert found["views"] == sum(r["views"] for r in found["runs"])
     assert found["peak_rss_mb"] >= found["rss_mb"] > 0
 
