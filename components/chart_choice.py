@@ -16,6 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from components.charts import raw_text
 from components.filters import current_filters, url_params, write_url, zoom_to
 from components.time_axis import span
 from telemetry.filters import Window
@@ -43,7 +44,7 @@ def choosable_chart(figure: go.Figure, *, key: str, choose: Callable[[str], None
             zoom_to(max(low, window.start), min(high, window.end))
             st.session_state[_PENDING] = True
         elif choose is not None and points and "curve_number" in points[0]:
-            choose(str(figure.data[points[0]["curve_number"]].name))
+            choose(raw_text(str(figure.data[points[0]["curve_number"]].name)))
             st.session_state[_PENDING] = True
 
     modes: list[Literal["points", "box"]] = ["points"] if choose is not None else []

@@ -28,7 +28,7 @@ _KEYS = ("f.range", "f.frozen", "f.services", "f.operation", "f.code", "f.grain"
 
 # Parameters a page owns (a chosen exception group, an operation id) survive filter changes.
 PAGE_PARAMS: tuple[str, ...] = ("panel", "problem", "op", "q", "match", "dependency", "severity", "pg", "view",
-                                "probes")
+                                "endpoint", "deployment", "against", "in", "probes")
 # Parameters of the view itself, carried by every link between pages.
 VIEW_PARAMS: tuple[str, ...] = ("refresh",)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.auth import require_sign_in
 from components.chart_choice import choosable_chart, narrow_to_series, time_chart
 from components.charts import series_chart
 from components.filters import current_filters, link_params
@@ -21,6 +22,7 @@ from telemetry.comparison import data_starts
 from telemetry.queries.requests import totals
 from telemetry.results import Outcome, QueryResult
 
+require_sign_in()  # here too: Streamlit's legacy pages/ routing can run this file without app.py
 filters = current_filters()
 schema = current_source().kql_schema
 _ctx = RenderContext.of(filters)
