@@ -54,12 +54,24 @@ def _no_such_panel(focus: str, offered: Sequence[str]) -> None:
 
 
 def page_heading(title: str, caption: str | None = None) -> None:
-    """The page's title, left out when one panel is shown alone."""
+    """The page's title, left out when one panel is shown alone; in an embed a line of it with
+    the link to the full view instead (a wiki's iframe has no room for a big title)."""
+    if is_embedded():
+        st.markdown(f"**{title}** · {caption or ''} · [Open the full view ↗]({full_view_url()})")
+        return
     if focused_panel() is not None:
         return
     st.title(title)
     if caption:
         st.caption(caption)
+
+
+def full_view_url() -> str:
+    """This view's URL without the embed and one-panel parameters: the page whole, with its sidebar."""
+    base = urlsplit(st.context.url or "http://127.0.0.1:8501/")
+    params = [(key, value) for key in st.query_params if key not in ("embed", "embed_options", "panel")
+              for value in st.query_params.get_all(key)]
+    return urlunsplit((base.scheme, base.netloc, base.path, urlencode(params), ""))
 
 
 def refresh_seconds() -> int | None:

@@ -15,7 +15,7 @@ from components.navigation import PAGES, narrow_links
 from components.panels import empty_text, show_panel
 from components.source import current_source, run_panels
 from components.url_params import set_params, synced_key
-from components.view import focused_panel, live, page_heading
+from components.view import focused_panel, is_embedded, live, page_heading
 from components.time_axis import span
 from telemetry.comparison import PERCENTILE_RESOLUTION, data_starts
 from telemetry.filters import grain_name
@@ -161,7 +161,7 @@ def _render() -> list[Outcome]:
     show_panel("Services", outcomes[4], query=queries[4], ctx=ctx, schema=schema,
                empty_text=empty_text("requests", ctx), panel_id="overview.services",
                render=lambda r: _services(outcomes, ctx))
-    if focused_panel() is None:
+    if focused_panel() is None and not is_embedded():
         _trend_queries(queries, ctx)
     return outcomes
 

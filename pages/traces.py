@@ -26,6 +26,7 @@ from telemetry.payloads import (
 from telemetry.queries import panel
 from telemetry.queries.endpoint_traces import console_histogram, console_listing, platform_rows, request_console
 from telemetry.queries.traces import (
+    PAGE_SIZE,
     PAYLOAD_ROWS,
     PAYLOAD_SIZES,
     SEVERITIES,
@@ -56,9 +57,14 @@ view = st.segmented_control("View", list(VIEWS), key=_view_key, format_func=VIEW
 # --- search and one operation end to end ------------------------------------------------------
 
 
-def _rows(result: QueryResult) -> None:
+def _rows(result: QueryResult, total: int | None = None) -> None:
+    if total is not None:
+        first = (page - 1) * PAGE_SIZE + 1
+        st.caption(f"{total:,} matching traces in {filters.time.label()} (sums of itemCount); showing "
+                   f"{first:,}–{first + len(result.frame) - 1:,}, newest first"
+                   + (", the search text in bold." if search.text else "."))
     for i, row in enumerate(result.frame.to_dict("records")):
-        with st.expander(trace_title(row)):
+        with st.expander(trace_title(row, search.text)):
             show_trace(row)
             op = str(row.get("operation_Id") or "")
             if op and op != search.operation_id:
@@ -138,9 +144,14 @@ def _search_view(ctx: RenderContext) -> list[Outcome]:
                    schema=schema, empty_text=nothing, render=_histogram)
     listing = show_panel("Traces, newest first", outcomes[0], query=queries[0], ctx=ctx, schema=schema,
                          empty_text=nothing if page == 1 else f"No traces on page {page}; go back to newer ones.",
-                         render=_rows)
+                         render=lambda r: _rows(r, None if op else _total(outcomes[1])))
     pager(page, len(listing.frame) if listing is not None else 0)
     return [*outcomes, *(platform_outcomes if platform else [])]
+
+
+def _total(histogram: Outcome) -> int | None:
+    """All matching traces (the histogram's sum of itemCount), beyond the page shown."""
+    return int(histogram.frame["traces"].sum()) if isinstance(histogram, QueryResult) else None
 
 
 # --- payloads ---------------------------------------------------------------------------------
@@ -154,12 +165,14 @@ def _chosen_service(ctx: RenderContext) -> str | None:
     if not services:
         st.info(f"No services reported requests in {filters.time.label()}.", icon=":material/info:")
         return None
-    choice = st.selectbox("Service", services, index=None, placeholder="Choose one service",
-                          help="Payloads are flattened per service: each model has its own input and output.")
-    if choice is not None:
+    # The busiest service first (the list comes busiest first), rather than a blank page to pick from.
+    choice = st.selectbox("Service", services, index=0,
+                          help="Payloads are flattened per service: each model has its own input and output. "
+                               "The busiest is shown first.")
+    if choice != services[0]:
         write_url(filters.with_changes(services=(choice,)))
         st.rerun(scope="app")
-    return None
+    return choice
 
 
 def _sizes(result: QueryResult) -> None:

@@ -1,4 +1,5 @@
-"""`?panel=` shows one panel alone; an id that is not on the page says so and lists the valid ones."""
+"""`?panel=` shows one panel alone; an id that is not on the page says so and lists the valid ones.
+(The compact `?embed=true` layout is Streamlit's embed mode, which only a browser sets: tests/browser.)"""
 
 from __future__ import annotations
 
@@ -30,3 +31,4 @@ def test_a_panel_of_the_page_is_shown_alone_without_a_warning(app_env: Path, dem
                   panel="latency.over_time")
     assert not [w for w in texts(at, "warning") if "panel" in w.lower()]
     assert len(at.get("plotly_chart")) == 1
+
