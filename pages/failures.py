@@ -59,7 +59,7 @@ def _failed_chart(result: QueryResult) -> None:
 
 def _codes_chart(result: QueryResult) -> None:
     frame = result.frame.rename(columns={"code": "series"})
-    time_chart(series_chart(frame, "failed", y_title="failed requests"), window=filters.window(),
+    time_chart(series_chart(frame, "failed", y_title="failed requests", palette="codes"), window=filters.window(),
                key="failures.codes_over_time.chart")
 
 

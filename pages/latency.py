@@ -13,6 +13,7 @@ from components.filters import current_filters, link_params, sample_link_params
 from components.metrics import change_metric
 from components.navigation import NARROW_COLUMN, narrow_links, page_href
 from components.panels import empty_text, show_panel
+from components.tables import duration_column
 from components.source import current_source, run_panels
 from components.view import live, page_heading
 from telemetry.comparison import PERCENTILE_RESOLUTION, data_starts
@@ -100,7 +101,9 @@ def _operations(result: QueryResult) -> None:
 
 def _slowest(result: QueryResult) -> None:
     frame = result.frame
+    durations, duration_config = duration_column(frame["duration"].astype("float64"), "Duration")
     table = frame.assign(
+        duration=durations,
         timestamp=frame["timestamp"].dt.tz_convert(None),
         end_to_end=[page_href("pages/traces.py", sample_link_params(filters, at, op=str(op)))
                     for op, at in zip(frame["operation_Id"], frame["timestamp"], strict=True)])
@@ -111,7 +114,7 @@ def _slowest(result: QueryResult) -> None:
         column_config={
             "end_to_end": st.column_config.LinkColumn("Operation id (end to end)", display_text=r"op=([^&]*)"),
             "timestamp": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss.SSS"),
-            "duration": st.column_config.NumberColumn("Duration (ms)", format="%.1f"),
+            "duration": duration_config,
             "resultCode": "Result code", "cloud_RoleName": "Service", "operation_Name": "Operation",
             "itemCount": st.column_config.NumberColumn("itemCount", help="Requests this sampled row stands for"),
         },

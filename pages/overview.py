@@ -104,7 +104,7 @@ _SERVICE_COLUMNS = {
     "failure_rate_change": st.column_config.NumberColumn(
         "Failure rate change", format="%+.2f pp", help="In percentage points against the period before"),
     "failure_trend": st.column_config.LineChartColumn("Failure rate per bin", y_min=0),
-    "p95_ms": st.column_config.NumberColumn("p95 (ms)", format="%,.1f"),
+    "p95_ms": st.column_config.NumberColumn("p95 (ms)", format="%.1f"),
     "p95_change": st.column_config.NumberColumn("p95 change", format="percent",
                                                 help="Changes within ±2 % (the percentile method's resolution) are 0"),
     "p95_trend": st.column_config.LineChartColumn("p95 per bin"),

@@ -110,7 +110,8 @@ def _operation(op: str, queries: list[Listing], outcomes: list[Outcome], ctx: Re
 def _histogram(result: QueryResult) -> None:
     frame = result.frame.assign(series=result.frame["severity"].map(
         lambda s: SEVERITIES.get(int(s), str(s)) if pd.notna(s) else "?"))
-    time_chart(series_chart(frame, "traces", y_title="traces"), window=filters.window(), key="traces.histogram.chart")
+    time_chart(series_chart(frame, "traces", y_title="traces", palette="severity"), window=filters.window(),
+               key="traces.histogram.chart")
 
 
 def _search_view(ctx: RenderContext) -> list[Outcome]:
