@@ -188,3 +188,15 @@ def test_a_flask_app_with_the_opentelemetry_distro_reaches_the_store_sampled_as_
         assert sorted(_column(store, "SELECT message FROM exceptions")) == sorted(
             ["scoring failed"] * 2 + ["cannot score 2 rows: feature 3 is out of range"] * 2)
     _overview_subset(_overview(store, "distro-scorer", monkeypatch), _expected_overview(envelopes, "distro-scorer"))
+
+
+@pytest.mark.parametrize("version", ["1.5", "1.4"])
+def test_the_documented_data_collection_switch_logs_no_inputs_only_aml_mdc_storage_enabled_does(
+    tmp_path: Path, version: str
+) -> None:
+    documented = {"AML_MDC_STORAGE_ENABLED": "false", "AML_MODEL_DC_STORAGE_ENABLED": "true"}
+    store, server, _ = _drive(tmp_path, f"inference-server-{version}", start_inference_server,
+                              lambda e: count(e, "RequestData") >= 2, [{"data": ROWS}] * 2, documented)
+    assert [o.status for o in server.outcomes] == [200, 200]
+    messages = _column(store, "SELECT message FROM traces")
+    assert messages.count(PRINTED) == 2 and "model_data_collection" not in messages
