@@ -6,6 +6,7 @@
     python -m telemetry import PATH... [--store data/imported.duckdb]
     python -m telemetry ingest [--store data/live.duckdb] [--port 8502] [--ikey GUID ...] [--capture DIR]
     python -m telemetry panels
+    python -m telemetry alert failures.rate --above 0.05 [--window 5m --scope workspace --format arm|bicep|az]
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from telemetry import alert_cli
 from telemetry.errors import TelemetryError
 from telemetry.filters import from_query_params
 from telemetry.importer import IMPORT_STORE, run_cli
@@ -72,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _ingest_parser(commands)
     commands.add_parser("panels", help="list the panels")
+    alert_cli.add_parser(commands)
     return parser
 
 
@@ -111,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from telemetry.ingest.cli import run_ingest
 
         return run_ingest(args)
+    if args.command == "alert":
+        return alert_cli.run(args)
     try:
         query = panel(args.panel)
     except (KeyError, TypeError) as error:

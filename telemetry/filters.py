@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
+from telemetry.markdown_text import plain
+
 __all__ = [
     "GRAINS",
     "MAX_BINS",
@@ -192,7 +194,7 @@ def from_query_params(params: Mapping[str, _ParamValue]) -> tuple[Filters, list[
         if raw in GRAINS:
             grain = raw
         elif raw and raw != "auto":
-            warnings.append(f"Ignored `grain={raw[:40]}`: use one of {', '.join(GRAINS)} or auto.")
+            warnings.append(f"Ignored `grain` = {plain(raw[:40])}: use one of {', '.join(GRAINS)} or auto.")
 
     split: Split = "service"
     if "split" in params:
@@ -200,7 +202,7 @@ def from_query_params(params: Mapping[str, _ParamValue]) -> tuple[Filters, list[
         if raw == "operation":
             split = "operation"
         elif raw != "service":
-            warnings.append(f"Ignored `split={raw[:40]}`: use service or operation.")
+            warnings.append(f"Ignored `split` = {plain(raw[:40])}: use service or operation.")
 
     filters = Filters(time, services, operation, result_code, grain, split)
     if grain is not None:
@@ -225,7 +227,7 @@ def _time_from_params(params: Mapping[str, _ParamValue], warnings: list[str]) ->
     raw = _first(params.get("range", DEFAULT_PRESET)).strip()
     if raw in PRESETS:
         return TimeRange(preset=raw)
-    warnings.append(f"Ignored `range={raw[:40]}`: use one of {', '.join(PRESETS)}.")
+    warnings.append(f"Ignored `range` = {plain(raw[:40])}: use one of {', '.join(PRESETS)}.")
     return TimeRange()
 
 
