@@ -46,3 +46,9 @@ def test_serve_starts_the_dashboard_on_the_store_named(demo_store: Path) -> None
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def test_the_command_includes_the_ingestion_endpoint(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["ingest", "--help"])
+    assert done.value.code == 0 and "--port" in capsys.readouterr().out
