@@ -37,7 +37,7 @@ def test_a_range_whose_previous_period_the_data_does_not_cover_says_when_the_dat
     at = run_page(page, **window_params(demo_end - timedelta(days=4), demo_end))
     assert not at.exception, [e.value for e in at.exception]
     table = "dependencies" if page.endswith("dependencies.py") else "requests"
-    starts = f"no data before {_first_request(demo_frames, table):%Y-%m-%d %H:%M} UTC"
+    starts = f"no data before {_first_request(demo_frames, table):%d %b %H:%M}"
     deltas = [m.delta for m in at.metric if m.value != "—"]
     assert deltas and all(d == starts for d in deltas), deltas
 
@@ -48,7 +48,8 @@ def test_a_range_before_which_there_is_no_data_at_all_says_when_its_own_data_sta
     at = run_page("pages/overview.py", **window_params(demo_end - timedelta(days=7), demo_end))
     assert not at.exception, [e.value for e in at.exception]
     first = demo_frames["requests"]["timestamp"].min()
-    assert at.metric[0].delta == f"no data before {first:%Y-%m-%d %H:%M} UTC"
+    assert at.metric[0].delta == f"no data before {first:%d %b %H:%M}"
+    assert f"The data starts at {first:%Y-%m-%d %H:%M} UTC" in at.metric[0].help
 
 
 def test_a_covered_previous_period_is_compared_as_a_change(app_env: Path, demo_end: datetime) -> None:
