@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shlex
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,10 +39,15 @@ from telemetry.alerts import (
     suggested_threshold,
     window_values,
 )
+from telemetry.config import LogsApiSettings
 from telemetry.filters import Filters, Window
 from telemetry.results import QueryResult
 from telemetry.sources.local import LocalSource
+from telemetry.sources.logs_api import LogsApiSource
 from tests.arm_schema import deployed_body, rule_validator
+from tests.fake_logs_api import RESOURCE_ID as FAKE_RESOURCE
+from tests.fake_logs_api import WORKSPACE_ID as FAKE_WORKSPACE
+from tests.fake_logs_api import StaticCredential, serve
 from tests.kusto import KustoSession, assert_valid_kql
 from tests.store_answers import window_filters
 from tests.weighted import LOG_TOLERANCE, weighted_percentile
@@ -157,7 +163,6 @@ def test_a_hostile_filter_value_stays_one_literal_in_the_query_the_template_the_
     text = bicep(rule)
     assert query in _bicep_strings(text) and rule.description in _bicep_strings(text)
     assert not re.search(r"(?<!\\)\$\{", text)  # no interpolation Bicep would evaluate
-    import shlex
     words = shlex.split(az_command(rule).replace("\\\n", " "))
     assert words[words.index("--condition-query") + 1] == f"AlertQuery={query}"
     assert words[words.index("--description") + 1] == rule.description
@@ -296,3 +301,25 @@ def test_the_threshold_starts_just_past_the_worst_window_shown() -> None:
     assert suggested_threshold(values, "below") == 0.005
     assert suggested_threshold(pd.Series([812.0, 640.0]), "above") == 820.0
     assert suggested_threshold(pd.Series(dtype="float64"), "above") == 0.0
+
+
+@pytest.mark.parametrize("scope", ["workspace", "resource"])
+def test_the_preview_over_the_logs_api_gives_the_verdicts_of_the_local_store(
+        demo_store: Path, demo_end: datetime, scope: str) -> None:
+    filters = window_filters(demo_end - timedelta(days=1), demo_end, services=("churn-regressor",))
+    measure = MEASURES["failure_rate"]
+    condition = Condition("above", 0.02, window="30m", frequency="30m", periods=2, failing=2)
+    query, ctx = preview_query(PANEL_QUERIES["failures.rate"], measure), preview_context(
+        filters, filters.window(), condition)
+    (local,) = LocalSource(demo_store).run([query], ctx)
+    assert isinstance(local, QueryResult)
+    ids = {"workspace_id": FAKE_WORKSPACE} if scope == "workspace" else {"resource_id": FAKE_RESOURCE}
+    with serve(demo_store) as fake:
+        fake.learn([query], ctx)
+        source = LogsApiSource(LogsApiSettings(endpoint=fake.endpoint, **ids), StaticCredential(), enforce_https=False)
+        (remote,) = source.run([query], ctx)
+    assert isinstance(remote, QueryResult), remote
+    assert remote.language == "kql" and "bin(" in remote.query_text
+    ours, theirs = (evaluate(window_values(r.frame, measure), filters.window(), condition) for r in (remote, local))
+    pd.testing.assert_frame_equal(ours, theirs)
+    assert ours["fired"].any() and not ours["fired"].all()
