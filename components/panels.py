@@ -13,6 +13,7 @@ from components.tables import download_buttons
 from components.view import shareable_url, shows
 from telemetry.errors import TelemetryError
 from telemetry.kql import render_kql
+from telemetry.markdown_text import plain
 from telemetry.model import Query, RenderContext
 from telemetry.results import Outcome, QueryResult
 from telemetry.schema import Schema
@@ -78,5 +79,5 @@ def _details(query: Query, ctx: RenderContext, schema: Schema, outcome: Outcome,
 
 
 def empty_text(what: str, ctx: RenderContext) -> str:
-    services = ", ".join(ctx.filters.services) or "any service"
+    services = ", ".join(plain(s) for s in ctx.filters.services) or "any service"
     return f"No {what} in {ctx.filters.time.label()} for {services}."
