@@ -27,14 +27,13 @@ from telemetry.alerts import (
     az_command,
     default_name,
     downloads,
-    evaluate,
     firing_spans,
     make_rule,
     preview_context,
     preview_query,
     rule_kql,
     suggested_threshold,
-    window_values,
+    verdicts,
 )
 from telemetry.errors import TelemetryError
 from telemetry.filters import Filters, TimeRange, to_query_params
@@ -98,15 +97,17 @@ def _alert_form(panel_id: str, query: Query, ctx: RenderContext, schema: Schema)
         probe = Condition(operator, 0.0, window=window, frequency=frequency, periods=periods, failing=failing,
                           severity=severity)
         alert_query = preview_query(query, measure)
-        outcome = current_source().run([alert_query], preview_context(ctx.filters, ctx.window, probe))[0]
+        outcome = current_source().run([alert_query], preview_context(ctx.filters, ctx.window, probe, measure))[0]
     except ValueError as error:
         st.error(str(error), icon=":material/error:")
         return
+    frame: pd.DataFrame | None = None
+    values = pd.Series(dtype="float64")
     if isinstance(outcome, TelemetryError):
         st.error(f"The preview could not be loaded. {outcome}", icon=":material/error:")
-        values = pd.Series(dtype="float64")
     else:
-        values = window_values(outcome.frame, measure)
+        frame = outcome.frame
+        values = verdicts(frame, measure, ctx.window, probe).set_index("window_start")["value"]
     threshold = row[3].number_input(
         f"Threshold ({measure.unit})", value=suggested_threshold(values, operator), format="%g",
         key=f"{key}.threshold.{measure.key}.{window}.{operator}",
@@ -130,23 +131,25 @@ def _alert_form(panel_id: str, query: Query, ctx: RenderContext, schema: Schema)
     except ValueError as error:
         st.error(str(error), icon=":material/error:")
         return
-    _preview(rule, values, ctx)
+    if frame is not None:
+        _preview(rule, frame, ctx)
     _rule_texts(rule, key)
 
 
-def _preview(rule: AlertRule, values: pd.Series, ctx: RenderContext) -> None:
-    verdicts = evaluate(values, ctx.window, rule.condition)
-    spans = firing_spans(verdicts)
-    st.plotly_chart(preview_chart(values, verdicts, rule.condition, rule.measure), key=f"{rule.panel}.alert.chart")
-    fired = int(verdicts["fired"].sum())
+def _preview(rule: AlertRule, frame: pd.DataFrame, ctx: RenderContext) -> None:
+    found = verdicts(frame, rule.measure, ctx.window, rule.condition)
+    values = found.set_index("window_start")["value"]
+    spans = firing_spans(found)
+    st.plotly_chart(preview_chart(values, found, rule.condition, rule.measure), key=f"{rule.panel}.alert.chart")
+    fired = int(found["fired"].sum())
     if fired:
-        st.warning(f"Would have fired at {fired} of {len(verdicts)} evaluations in the shown range, in "
+        st.warning(f"Would have fired at {fired} of {len(found)} evaluations in the shown range, in "
                    f"{len(spans)} period{'s' if len(spans) != 1 else ''} (shaded).", icon=":material/notifications:")
         st.dataframe(pd.DataFrame({"from (UTC)": [s.tz_convert(None) for s, _ in spans],
                                    "to (UTC)": [e.tz_convert(None) for _, e in spans]}),
                      hide_index=True, key=f"{rule.panel}.alert.spans")
     else:
-        st.success(f"Would not have fired in the shown range ({len(verdicts)} evaluations).",
+        st.success(f"Would not have fired in the shown range ({len(found)} evaluations).",
                    icon=":material/notifications_off:")
     st.caption(f"Evaluated at the end of each whole {rule.condition.window} window, as the rule's query computes "
                "it; a window with no data has no value and does not count as violating."

@@ -18,7 +18,7 @@ __all__ = ["add_parser", "run"]
 
 # Where each alertable panel lives in the dashboard (the url paths of components/navigation.py).
 _PAGE_PATHS = {"requests": "request-rate", "failures": "failure-rate", "latency": "response-times",
-               "dependencies": "dependency-calls", "overview": ""}
+               "dependencies": "dependency-calls", "exceptions": "exception-groups", "overview": ""}
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:

@@ -37,8 +37,9 @@ import pandas as pd
 
 from telemetry.filters import Filters, Window
 from telemetry.kql import render_kql
-from telemetry.model import Query, RenderContext, Summary, TimeBin
-from telemetry.queries import dependencies, latency, requests
+from telemetry.kql_literals import timespan_literal
+from telemetry.model import Column, Dimension, Query, RenderContext, Summary, TimeBin
+from telemetry.queries import dependencies, exceptions, latency, requests
 from telemetry.schema import Schema
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "default_name",
     "downloads",
     "evaluate",
+    "evaluate_new_groups",
     "firing_spans",
     "make_rule",
     "preview_context",
@@ -68,6 +70,7 @@ __all__ = [
     "rule_kql",
     "rule_query",
     "suggested_threshold",
+    "verdicts",
     "window_values",
 ]
 
@@ -108,6 +111,9 @@ class AlertMeasure:
     unit: str
     fmt: str  # Python format of one value, for people
     is_count: bool = False
+    # A "new" measure counts groups (problemId per service) first seen in a window and not in
+    # the `lookback` before it: the query reads further back (overrideQueryTimeRange).
+    lookback: timedelta | None = None
 
 
 def _ratio(frame: pd.DataFrame) -> pd.Series:
@@ -133,7 +139,11 @@ MEASURES: Final[dict[str, AlertMeasure]] = {m.key: m for m in (
     AlertMeasure("failed_dependencies", "Failed dependency calls per window", ("failed",), "failed",
                  _column("failed"), "failed dependency calls (sum of itemCount) per window", "{:,.0f}",
                  is_count=True),
+    AlertMeasure("new_exception_groups", "New exception groups", ("first_seen",), "count()", _column("first_seen"),
+                 "exception groups (problemId per service) first seen in the window, none in the day before",
+                 "{:,.0f}", is_count=True, lookback=timedelta(days=1)),
 )}
+_GROUP_KEYS: Final = (Column("problemId", "problem"), Column("cloud_RoleName", "service"))
 
 # Alertable panels (their `?panel=` ids) and what each can watch, first the default.
 PANEL_MEASURES: Final[dict[str, tuple[str, ...]]] = {
@@ -146,6 +156,7 @@ PANEL_MEASURES: Final[dict[str, tuple[str, ...]]] = {
     "overview.p95": ("p95_ms", "p99_ms"),
     "dependencies.over_time": ("failed_dependencies",),
     "overview.failed_dependencies": ("failed_dependencies",),
+    "exceptions.groups": ("new_exception_groups",),
 }
 # Each alertable panel's own query (the pages pass the same objects to their panel boxes).
 PANEL_QUERIES: Final[dict[str, Summary]] = {
@@ -158,6 +169,7 @@ PANEL_QUERIES: Final[dict[str, Summary]] = {
     "overview.p95": latency.TOTALS,
     "dependencies.over_time": dependencies.OVER_TIME,
     "overview.failed_dependencies": dependencies.TOTALS,
+    "exceptions.groups": exceptions.GROUPS,
 }
 assert set(PANEL_QUERIES) == set(PANEL_MEASURES)
 
@@ -171,8 +183,13 @@ def rule_query(panel_query: Query, measure: AlertMeasure, time_alias: str) -> Su
     missing = [alias for alias in measure.aliases if alias not in by_alias]
     if missing:
         raise ValueError(f"{panel_query.name} has no {', '.join(missing)} to compute {measure.title.lower()} from")
+    # A "new" measure's rule reads each group's first time (then counts them per window in KQL);
+    # its preview reads which windows each group was seen in.
+    by: tuple[Dimension, ...] = (TimeBin(time_alias),)
+    if measure.lookback is not None:
+        by = _GROUP_KEYS if time_alias != "bucket" else (*_GROUP_KEYS, TimeBin(time_alias))
     return replace(panel_query, name=f"alert.{measure.key}", measures=tuple(by_alias[a] for a in measure.aliases),
-                   by=(TimeBin(time_alias),), compare_previous=False, order_by=(), limit=None,
+                   by=by, compare_previous=False, order_by=(), limit=None,
                    description=f"{measure.title} per window, for an alert rule.")
 
 
@@ -307,12 +324,10 @@ def _number(value: float) -> str:
 
 
 def _iso_duration(span: timedelta) -> str:
-    minutes = int(span.total_seconds() // 60)
-    if minutes % 1440 == 0:
-        return f"P{minutes // 1440}D"
-    if minutes % 60 == 0:
-        return f"PT{minutes // 60}H"
-    return f"PT{minutes}M"
+    days, rest = divmod(int(span.total_seconds() // 60), 1440)
+    hours, minutes = divmod(rest, 60)
+    time = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
+    return "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "")
 
 
 def rule_kql(rule: AlertRule) -> str:
@@ -323,6 +338,13 @@ def rule_kql(rule: AlertRule) -> str:
     now = datetime.now(UTC)
     ctx = RenderContext(Window(now - rule.condition.window_size, now), rule.condition.window_size, rule.filters)
     body = render_kql(summary, ctx, rule.schema, bounded=False)
+    if rule.measure.lookback is not None:
+        # Azure Monitor reads lookback + the evaluated windows (overrideQueryTimeRange); a group
+        # counts in the window of its first exception when that falls in the evaluated windows.
+        evaluated = timespan_literal(rule.condition.window_size * rule.condition.periods)
+        return "\n".join([body, f"| where first_seen >= ago({evaluated})",
+                          f"| summarize {VALUE_COLUMN} = count() by {time} = bin(first_seen, "
+                          f"{timespan_literal(rule.condition.window_size)})"])
     return "\n".join([body, f"| extend {VALUE_COLUMN} = {rule.measure.kql}", f"| project {time}, {VALUE_COLUMN}"])
 
 
@@ -354,6 +376,8 @@ def _resource(rule: AlertRule) -> dict[str, Any]:
         "enabled": True,
         "evaluationFrequency": _iso_duration(FREQUENCIES[c.frequency]),
         "windowSize": _iso_duration(c.window_size),
+        **({"overrideQueryTimeRange": _iso_duration(rule.measure.lookback + c.window_size * c.periods)}
+           if rule.measure.lookback is not None else {}),
         "scopes": [_Param("scopeResourceId")],
         "criteria": {"allOf": [condition]},
         "autoMitigate": True,
@@ -504,9 +528,19 @@ def preview_query(panel_query: Query, measure: AlertMeasure) -> Summary:
     return rule_query(panel_query, measure, "bucket")
 
 
-def preview_context(filters: Filters, shown: Window, condition: Condition) -> RenderContext:
+def preview_context(filters: Filters, shown: Window, condition: Condition,
+                    measure: AlertMeasure | None = None) -> RenderContext:
     _, read = preview_window(shown, condition)
+    if measure is not None and measure.lookback is not None:
+        read = Window(read.start - measure.lookback, read.end)
     return RenderContext(read, condition.window_size, filters)
+
+
+def verdicts(frame: pd.DataFrame, measure: AlertMeasure, shown: Window, condition: Condition) -> pd.DataFrame:
+    """The rule's verdicts over `shown` from the preview query's answer (see `evaluate`)."""
+    if measure.lookback is not None:
+        return evaluate_new_groups(frame, shown, condition, measure.lookback)
+    return evaluate(window_values(frame, measure), shown, condition)
 
 
 def window_values(frame: pd.DataFrame, measure: AlertMeasure) -> pd.Series:
@@ -541,6 +575,33 @@ def evaluate(values: pd.Series, shown: Window, condition: Condition) -> pd.DataF
         "violations": violations.to_numpy(dtype="int64"),
         "fired": (violations >= condition.failing).to_numpy(dtype=bool),
     })
+
+
+def evaluate_new_groups(seen: pd.DataFrame, shown: Window, condition: Condition,
+                        lookback: timedelta) -> pd.DataFrame:
+    """`evaluate` for a "new" measure, whose windows' values depend on when the rule runs.
+
+    `seen` has a row per group (problem, service) and window (`bucket`) it raised exceptions in.
+    At time t the rule reads [t - lookback - periods × window, t); a group is new in the window
+    holding its first exception there, when that is one of the evaluated windows. A window with
+    no new group has no row in the rule's answer, so no value. `value` is the last window's.
+    """
+    evaluated, _ = preview_window(shown, condition)
+    size, periods = condition.window_size, condition.periods
+    starts = pd.date_range(evaluated.start, evaluated.end - size, freq=size, tz=UTC)
+    buckets = pd.DatetimeIndex(seen["bucket"]) if len(seen) else pd.DatetimeIndex([], tz=UTC)
+    keys = seen[["problem", "service"]].astype("string") if len(seen) else pd.DataFrame(columns=["problem", "service"])
+    rows = []
+    for start in starts:
+        t = start + size
+        inside = (buckets >= t - lookback - size * periods) & (buckets < t)
+        first = pd.Series(buckets[inside]).groupby([keys["problem"][inside].to_numpy(),
+                                                    keys["service"][inside].to_numpy()]).min()
+        counts = first[first >= t - size * periods].value_counts()
+        values = [float(counts.get(t - k * size, math.nan)) for k in range(1, periods + 1)]
+        violations = sum(condition.violates(v) for v in values)
+        rows.append((start, t, values[0], condition.violates(values[0]), violations, violations >= condition.failing))
+    return pd.DataFrame(rows, columns=["window_start", "evaluated_at", "value", "violated", "violations", "fired"])
 
 
 def firing_spans(verdicts: pd.DataFrame) -> list[tuple[pd.Timestamp, pd.Timestamp]]:

@@ -68,6 +68,18 @@ def test_a_bad_action_group_is_said_on_the_form_and_the_page_still_works(app_env
     assert any("p95" in s for s in (m.value for m in at.markdown)) or at.get("plotly_chart")
 
 
+def test_the_exception_groups_panel_alerts_on_new_groups(app_env: Path, demo_end: datetime) -> None:
+    at = run_page("pages/exceptions.py", **window_params(demo_end - timedelta(days=2), demo_end))
+    _toggle(at, "exceptions.groups.alert").set_value(True)
+    at.run()
+    assert not at.exception and not at.error
+    kql = next(c.value for c in at.code if c.language == "kql" and "AggregatedValue" in c.value)
+    assert "min(timestamp) by problem = problemId, service = cloud_RoleName" in kql
+    template = json.loads(next(c.value for c in at.code if c.language == "json"))
+    assert template["resources"][0]["properties"]["overrideQueryTimeRange"] == "P1DT5M"
+    assert at.success or at.warning  # the preview's verdict
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "telemetry", "alert", *args], cwd=ROOT, capture_output=True,
                           text=True)

@@ -9,6 +9,7 @@ import json
 import math
 import re
 import shlex
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from telemetry.alerts import (
     preview_query,
     rule_kql,
     suggested_threshold,
+    verdicts,
     window_values,
 )
 from telemetry.config import LogsApiSettings
@@ -120,8 +122,9 @@ def test_every_rule_query_passes_kusto_in_both_schemas() -> None:
               for panel, measure in EVERY_MEASURE for schema in ("classic", "workspace")]
     for schema, query in checks:
         time = "timestamp" if schema == "classic" else "TimeGenerated"
-        assert query.rstrip().endswith(f"| project {time}, {VALUE_COLUMN}")
-        assert f"by {time} = bin({time}, 15m)" in query
+        last = query.splitlines()[-1]  # the rule's two columns: the table's time and the value
+        assert last == f"| project {time}, {VALUE_COLUMN}" or last.endswith(f"by {time} = bin(first_seen, 15m)")
+        assert f"by {time} = bin({time}, 15m)" in query or "bin(first_seen, 15m)" in query
         assert " >= datetime(" not in query  # Azure Monitor sets the range
     assert_valid_kql(checks)
 
@@ -323,3 +326,39 @@ def test_the_preview_over_the_logs_api_gives_the_verdicts_of_the_local_store(
     ours, theirs = (evaluate(window_values(r.frame, measure), filters.window(), condition) for r in (remote, local))
     pd.testing.assert_frame_equal(ours, theirs)
     assert ours["fired"].any() and not ours["fired"].all()
+
+
+def test_new_exception_groups_fire_when_pandas_finds_groups_unseen_for_a_day_before_the_window(
+        demo_store: Path, demo_frames: dict[str, pd.DataFrame], demo_end: datetime) -> None:
+    measure = MEASURES["new_exception_groups"]
+    filters = window_filters(demo_end - timedelta(days=3), demo_end)
+    shown = filters.window()
+    condition = Condition("above", 0, window="1h", frequency="1h", periods=2, failing=1)
+    query = preview_query(PANEL_QUERIES["exceptions.groups"], measure)
+    (outcome,) = LocalSource(demo_store).run([query], preview_context(filters, shown, condition, measure))
+    assert isinstance(outcome, QueryResult), outcome
+    found = verdicts(outcome.frame, measure, shown, condition)
+
+    rows = demo_frames["exceptions"]
+    size, lookback = timedelta(hours=1), timedelta(days=1)
+    expected = []
+    for t in found["evaluated_at"]:
+        read = rows[(rows["timestamp"] >= t - lookback - 2 * size) & (rows["timestamp"] < t)]
+        first = read.groupby(["problemId", "cloud_RoleName"])["timestamp"].min()
+        if (first >= t - 2 * size).any():  # a group first seen in one of the two windows: a count above 0
+            expected.append(t)
+    assert expected and len(expected) < len(found)
+    assert list(found.loc[found["fired"], "evaluated_at"]) == expected
+    # Two of two windows must each have a new group: fewer evaluations fire, never more.
+    both = verdicts(outcome.frame, measure, shown, replace(condition, failing=2))
+    assert set(both.loc[both["fired"], "evaluated_at"]) < set(expected)
+
+
+def test_the_new_exception_groups_rule_reads_a_day_before_its_windows() -> None:
+    rule = _rule("exceptions.groups", "new_exception_groups", "workspace",
+                 condition=Condition("above", 0, window="15m", frequency="15m", periods=2))
+    query = rule_kql(rule)
+    assert "| summarize first_seen = min(TimeGenerated) by problem = ProblemId, service = AppRoleName" in query
+    assert query.endswith("| where first_seen >= ago(30m)\n| summarize AggregatedValue = count() by "
+                          "TimeGenerated = bin(first_seen, 15m)")
+    assert arm_template(rule)["resources"][0]["properties"]["overrideQueryTimeRange"] == "P1DT30M"
