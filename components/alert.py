@@ -37,6 +37,7 @@ from telemetry.alerts import (
 )
 from telemetry.errors import TelemetryError
 from telemetry.filters import Filters, TimeRange, to_query_params
+from telemetry.markdown_text import plain
 from telemetry.model import Query, RenderContext
 from telemetry.schema import Schema
 
@@ -75,6 +76,9 @@ def _scope_id(schema: Schema) -> str:
 def _alert_form(panel_id: str, query: Query, ctx: RenderContext, schema: Schema) -> None:
     key = f"{panel_id}.alert"
     choices = PANEL_MEASURES[panel_id]
+    services = ", ".join(plain(s) for s in ctx.filters.services) or "every service"
+    st.caption(f"The rule watches {services} as one series, with the sidebar's filters; narrow the sidebar to "
+               "one service for a rule of its own.")
     top = st.columns(4)
     measure = MEASURES[top[0].selectbox("Watch", choices, key=f"{key}.measure",
                                         format_func=lambda k: MEASURES[k].title)]
@@ -109,9 +113,9 @@ def _alert_form(panel_id: str, query: Query, ctx: RenderContext, schema: Schema)
         frame = outcome.frame
         values = verdicts(frame, measure, ctx.window, probe).set_index("window_start")["value"]
     threshold = row[3].number_input(
-        f"Threshold ({measure.unit})", value=suggested_threshold(values, operator), format="%g",
+        "Threshold", value=suggested_threshold(values, operator), format="%g",
         key=f"{key}.threshold.{measure.key}.{window}.{operator}",
-        help="Prefilled just past the worst window in the shown range")
+        help=f"In {measure.unit}; prefilled just past the worst window in the shown range")
 
     left, right = st.columns(2)
     rule_schema: Schema = left.radio(
@@ -172,7 +176,7 @@ def preview_chart(values: pd.Series, verdicts: pd.DataFrame, condition: Conditio
         fig.add_vrect(x0=start.tz_convert(None), x1=end.tz_convert(None), fillcolor=FAILED_COLOUR, opacity=0.12,
                       line_width=0)
     fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10}, hovermode="x unified",
-                      legend={"orientation": "h", "y": -0.2}, yaxis_title=measure.unit)
+                      legend={"orientation": "h", "y": -0.2}, yaxis_title=measure.title)
     return fig
 
 
