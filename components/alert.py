@@ -86,12 +86,14 @@ def _alert_form(panel_id: str, query: Query, ctx: RenderContext, schema: Schema)
     window = top[2].selectbox("Window", list(WINDOWS), index=0, key=f"{key}.window",
                               help="Aggregation granularity (windowSize): one value per window")
     frequencies = [f for f, span in FREQUENCIES.items() if span <= WINDOWS[window]]
-    frequency = top[3].selectbox("Checked every", frequencies, index=len(frequencies) - 1, key=f"{key}.frequency",
+    frequency = top[3].selectbox("Checked every", frequencies, index=len(frequencies) - 1,
+                                 key=f"{key}.frequency.{window}",  # its choices depend on the window
                                  help="evaluationFrequency: how often Azure Monitor runs the query")
     row = st.columns(4)
     periods = int(row[0].number_input("Evaluation periods", 1, 6, 1, key=f"{key}.periods",
                                       help="numberOfEvaluationPeriods: windows each evaluation looks back at"))
-    failing = int(row[1].number_input("Failing periods to fire", 1, periods, min(periods, 1), key=f"{key}.failing",
+    failing = int(row[1].number_input("Failing periods to fire", 1, periods, 1,
+                                      key=f"{key}.failing.{periods}",  # its maximum is the periods
                                       help="minFailingPeriodsToAlert: of those windows, how many must violate"))
     severity = int(row[2].selectbox("Severity", list(_SEVERITIES), index=2, format_func=_SEVERITIES.__getitem__,
                                     key=f"{key}.severity"))

@@ -11,7 +11,17 @@ import sys
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from telemetry.alerts import FREQUENCIES, MEASURES, PANEL_MEASURES, WINDOWS, Condition, arm_json, az_command, bicep, make_rule
+from telemetry.alerts import (
+    FREQUENCIES,
+    MEASURES,
+    PANEL_MEASURES,
+    WINDOWS,
+    Condition,
+    arm_json,
+    az_command,
+    bicep,
+    make_rule,
+)
 from telemetry.filters import Filters, from_query_params, to_query_params
 
 __all__ = ["add_parser", "run"]

@@ -296,7 +296,8 @@ class AlertRule:
 
     @property
     def display_name(self) -> str:
-        return f"{self.measure.title} {self.condition.operator} {_number(self.condition.threshold)} · {_scope_text(self.filters)}"
+        c = self.condition
+        return f"{self.measure.title} {c.operator} {_number(c.threshold)} · {_scope_text(self.filters)}"
 
     @property
     def description(self) -> str:
@@ -589,16 +590,17 @@ def evaluate_new_groups(seen: pd.DataFrame, shown: Window, condition: Condition,
     evaluated, _ = preview_window(shown, condition)
     size, periods = condition.window_size, condition.periods
     starts = pd.date_range(evaluated.start, evaluated.end - size, freq=size, tz=UTC)
-    buckets = pd.DatetimeIndex(seen["bucket"]) if len(seen) else pd.DatetimeIndex([], tz=UTC)
-    keys = seen[["problem", "service"]].astype("string") if len(seen) else pd.DataFrame(columns=["problem", "service"])
+    # The group seen in window w counts at t = w + k windows when it was not seen in the
+    # lookback + (periods - k) windows before w: the gap to its previous window is longer.
+    ordered = seen.sort_values(["problem", "service", "bucket"])
+    buckets = pd.Series(pd.DatetimeIndex(ordered["bucket"]), index=ordered.index)
+    gaps = buckets - buckets.groupby([ordered["problem"], ordered["service"]]).shift()
+    new_at = [buckets[gaps.isna() | (gaps > lookback + (periods - k) * size)].value_counts()
+              for k in range(1, periods + 1)]
     rows = []
     for start in starts:
         t = start + size
-        inside = (buckets >= t - lookback - size * periods) & (buckets < t)
-        first = pd.Series(buckets[inside]).groupby([keys["problem"][inside].to_numpy(),
-                                                    keys["service"][inside].to_numpy()]).min()
-        counts = first[first >= t - size * periods].value_counts()
-        values = [float(counts.get(t - k * size, math.nan)) for k in range(1, periods + 1)]
+        values = [float(new_at[k - 1].get(t - k * size, math.nan)) for k in range(1, periods + 1)]
         violations = sum(condition.violates(v) for v in values)
         rows.append((start, t, values[0], condition.violates(values[0]), violations, violations >= condition.failing))
     return pd.DataFrame(rows, columns=["window_start", "evaluated_at", "value", "violated", "violations", "fired"])
@@ -626,9 +628,8 @@ def suggested_threshold(values: pd.Series, operator: Operator) -> float:
         return 0.0
     digits = 1 - math.floor(math.log10(abs(worst)))
     step = 10.0 ** -digits
-    rounded = (math.floor if operator == "below" else math.ceil)(worst / step + (1e-9 if operator == "above" else -1e-9))
-    value = rounded * step
-    if operator == "above" and value <= worst:
+    value = (math.floor(worst / step) + 1) * step if operator == "above" else (math.ceil(worst / step) - 1) * step
+    if operator == "above" and value <= worst:  # worst on the grid, up to floating point
         value += step
     if operator == "below" and value >= worst:
         value -= step

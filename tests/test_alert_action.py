@@ -105,7 +105,8 @@ def test_the_command_line_writes_bicep_and_the_az_command_to_a_file(tmp_path: Pa
     assert done.returncode == 0, done.stderr
     text = out.read_text()
     assert "resource rule 'Microsoft.Insights/scheduledQueryRules@2023-12-01'" in text
-    assert "threshold: json('2.5')" in text and "operator: 'LessThan'" in text and "param scopeResourceId string\n" in text
+    assert "threshold: json('2.5')" in text and "operator: 'LessThan'" in text
+    assert "param scopeResourceId string\n" in text  # no scope given: a parameter without a default
     done = _cli("requests.rate", "--above", "1000", "--format", "az", "--resource-group", "ml-prod")
     assert done.returncode == 0 and done.stdout.startswith("az monitor scheduled-query create")
     assert "--resource-group ml-prod" in done.stdout

@@ -206,7 +206,8 @@ def _pandas_values(frames: dict[str, pd.DataFrame], measure: str, filters: Filte
         rows = rows[rows["cloud_RoleName"].isin(filters.services)]
     if filters.operation:
         rows = rows[rows["operation_Name"] == filters.operation]
-    rows = rows.assign(start=rows["timestamp"].dt.floor(window), failed=(rows["success"] == "False") * rows["itemCount"])
+    rows = rows.assign(start=rows["timestamp"].dt.floor(window),
+                       failed=(rows["success"] == "False") * rows["itemCount"])
     groups = rows.groupby("start")
     if measure in ("requests",):
         values = groups["itemCount"].sum()
