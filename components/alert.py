@@ -20,10 +20,12 @@ from telemetry.alerts import (
     FREQUENCIES,
     MEASURES,
     PANEL_MEASURES,
+    SERVICE_DIMENSION,
     WINDOWS,
     AlertMeasure,
     AlertRule,
     Condition,
+    any_fired,
     az_command,
     default_name,
     downloads,
@@ -76,9 +78,6 @@ def _scope_id(schema: Schema) -> str:
 def _alert_form(panel_id: str, query: Query, ctx: RenderContext, schema: Schema) -> None:
     key = f"{panel_id}.alert"
     choices = PANEL_MEASURES[panel_id]
-    services = ", ".join(plain(s) for s in ctx.filters.services) or "every service"
-    st.caption(f"The rule watches {services} as one series, with the sidebar's filters; narrow the sidebar to "
-               "one service for a rule of its own.")
     top = st.columns(4)
     measure = MEASURES[top[0].selectbox("Watch", choices, key=f"{key}.measure",
                                         format_func=lambda k: MEASURES[k].title)]
@@ -97,12 +96,18 @@ def _alert_form(panel_id: str, query: Query, ctx: RenderContext, schema: Schema)
                                       help="minFailingPeriodsToAlert: of those windows, how many must violate"))
     severity = int(row[2].selectbox("Severity", list(_SEVERITIES), index=2, format_func=_SEVERITIES.__getitem__,
                                     key=f"{key}.severity"))
+    services = ", ".join(plain(s) for s in ctx.filters.services) or "every service"
+    per_service = measure.lookback is None and st.checkbox(
+        "One alert per service", key=f"{key}.per_service",
+        help="Split by service (a dimension of the rule): each service is judged and alerts apart")
+    st.caption(f"The rule watches {services} with the sidebar's filters, "
+               + ("each service apart." if per_service else "as one series."))
 
     # The shown data, per window: the threshold's starting point and the preview's series.
     try:
         probe = Condition(operator, 0.0, window=window, frequency=frequency, periods=periods, failing=failing,
                           severity=severity)
-        alert_query = preview_query(query, measure)
+        alert_query = preview_query(query, measure, per_service)
         outcome = current_source().run([alert_query], preview_context(ctx.filters, ctx.window, probe, measure))[0]
     except ValueError as error:
         st.error(str(error), icon=":material/error:")
@@ -113,7 +118,7 @@ def _alert_form(panel_id: str, query: Query, ctx: RenderContext, schema: Schema)
         st.error(f"The preview could not be loaded. {outcome}", icon=":material/error:")
     else:
         frame = outcome.frame
-        values = verdicts(frame, measure, ctx.window, probe).set_index("window_start")["value"]
+        values = verdicts(frame, measure, ctx.window, probe)["value"]
     threshold = row[3].number_input(
         "Threshold", value=suggested_threshold(values, operator), format="%g",
         key=f"{key}.threshold.{measure.key}.{window}.{operator}",
@@ -133,7 +138,7 @@ def _alert_form(panel_id: str, query: Query, ctx: RenderContext, schema: Schema)
                               failing=failing, severity=severity)
         rule = make_rule(panel_id, condition=condition, filters=ctx.filters, schema=rule_schema, measure=measure.key,
                          name=name, link=_dashboard_link(ctx.filters, panel_id), scope_id=scope_id,
-                         action_group=action_group, panel_query=query)
+                         action_group=action_group, panel_query=query, per_service=per_service)
     except ValueError as error:
         st.error(str(error), icon=":material/error:")
         return
@@ -144,18 +149,21 @@ def _alert_form(panel_id: str, query: Query, ctx: RenderContext, schema: Schema)
 
 def _preview(rule: AlertRule, frame: pd.DataFrame, ctx: RenderContext) -> None:
     found = verdicts(frame, rule.measure, ctx.window, rule.condition)
-    values = found.set_index("window_start")["value"]
-    spans = firing_spans(found)
-    st.plotly_chart(preview_chart(values, found, rule.condition, rule.measure), key=f"{rule.panel}.alert.chart")
-    fired = int(found["fired"].sum())
+    overall = any_fired(found)
+    spans = firing_spans(overall)
+    st.plotly_chart(preview_chart(found, rule.condition, rule.measure), key=f"{rule.panel}.alert.chart")
+    fired = int(overall["fired"].sum())
     if fired:
-        st.warning(f"Would have fired at {fired} of {len(found)} evaluations in the shown range, in "
+        st.warning(f"Would have fired at {fired} of {len(overall)} evaluations in the shown range, in "
                    f"{len(spans)} period{'s' if len(spans) != 1 else ''} (shaded).", icon=":material/notifications:")
-        st.dataframe(pd.DataFrame({"from (UTC)": [s.tz_convert(None) for s, _ in spans],
-                                   "to (UTC)": [e.tz_convert(None) for _, e in spans]}),
-                     hide_index=True, key=f"{rule.panel}.alert.spans")
+        series = found.groupby(SERVICE_DIMENSION, sort=True) if SERVICE_DIMENSION in found.columns else [("", found)]
+        rows = [(str(name), start.tz_convert(None), end.tz_convert(None))
+                for name, verdict in series for start, end in firing_spans(verdict)]
+        table = pd.DataFrame(rows, columns=["service", "from (UTC)", "to (UTC)"])
+        st.dataframe(table if rule.per_service else table.drop(columns="service"), hide_index=True,
+                     key=f"{rule.panel}.alert.spans")
     else:
-        st.success(f"Would not have fired in the shown range ({len(found)} evaluations).",
+        st.success(f"Would not have fired in the shown range ({len(overall)} evaluations).",
                    icon=":material/notifications_off:")
     st.caption(f"Evaluated at the end of each whole {rule.condition.window} window, as the rule's query computes "
                "it; a window with no data has no value and does not count as violating."
@@ -163,18 +171,22 @@ def _preview(rule: AlertRule, frame: pd.DataFrame, ctx: RenderContext) -> None:
                   f" Azure Monitor also checks between, every {rule.condition.frequency}."))
 
 
-def preview_chart(values: pd.Series, verdicts: pd.DataFrame, condition: Condition, measure: AlertMeasure) -> go.Figure:
-    """The value per window, the threshold dashed, violating windows marked and firing periods shaded."""
-    x = values.index.tz_convert(None) if len(values) else values.index
-    fig = go.Figure(go.Scatter(x=x, y=values.to_numpy(), mode="lines+markers", name=measure.title,
-                               marker={"size": 4}))
-    bad = verdicts[verdicts["violated"]]
+def preview_chart(found: pd.DataFrame, condition: Condition, measure: AlertMeasure) -> go.Figure:
+    """The value per window (per service when split), the threshold dashed, violating windows
+    marked and the periods when the rule fires shaded."""
+    fig = go.Figure()
+    series = found.groupby(SERVICE_DIMENSION, sort=True) if SERVICE_DIMENSION in found.columns else [
+        (measure.title, found)]
+    for name, rows in series:
+        fig.add_trace(go.Scatter(x=rows["window_start"].dt.tz_convert(None), y=rows["value"], mode="lines+markers",
+                                 name=str(name), marker={"size": 4}))
+    bad = found[found["violated"]]
     if len(bad):
         fig.add_trace(go.Scatter(x=bad["window_start"].dt.tz_convert(None), y=bad["value"], mode="markers",
                                  name="violates", marker={"color": FAILED_COLOUR, "size": 8, "symbol": "x"}))
     fig.add_hline(y=condition.threshold, line={"dash": "dash", "color": THRESHOLD_COLOUR},
                   annotation={"text": f"threshold {condition.threshold:g}"})
-    for start, end in firing_spans(verdicts):
+    for start, end in firing_spans(any_fired(found)):
         fig.add_vrect(x0=start.tz_convert(None), x1=end.tz_convert(None), fillcolor=FAILED_COLOUR, opacity=0.12,
                       line_width=0)
     fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10}, hovermode="x unified",

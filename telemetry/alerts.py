@@ -54,6 +54,8 @@ __all__ = [
     "AlertMeasure",
     "AlertRule",
     "Condition",
+    "SERVICE_DIMENSION",
+    "any_fired",
     "arm_json",
     "arm_template",
     "az_command",
@@ -174,9 +176,14 @@ PANEL_QUERIES: Final[dict[str, Summary]] = {
 assert set(PANEL_QUERIES) == set(PANEL_MEASURES)
 
 
-def rule_query(panel_query: Query, measure: AlertMeasure, time_alias: str) -> Summary:
+SERVICE_DIMENSION: Final = "service"
+_SERVICE: Final = Column("cloud_RoleName", SERVICE_DIMENSION)
+
+
+def rule_query(panel_query: Query, measure: AlertMeasure, time_alias: str, per_service: bool = False) -> Summary:
     """The panel's query reduced to `measure`'s parts, one row per window (the grain), tagged by
-    `time_alias`: its table, its predicates and the filters it lets narrow it are kept."""
+    `time_alias` (and per service when `per_service`): its table, its predicates and the filters it
+    lets narrow it are kept."""
     if not isinstance(panel_query, Summary):
         raise ValueError(f"{panel_query.name} lists rows; only a summary has a number to alert on")
     by_alias = {m.alias: m for m in panel_query.measures}
@@ -185,7 +192,7 @@ def rule_query(panel_query: Query, measure: AlertMeasure, time_alias: str) -> Su
         raise ValueError(f"{panel_query.name} has no {', '.join(missing)} to compute {measure.title.lower()} from")
     # A "new" measure's rule reads each group's first time (then counts them per window in KQL);
     # its preview reads which windows each group was seen in.
-    by: tuple[Dimension, ...] = (TimeBin(time_alias),)
+    by: tuple[Dimension, ...] = (TimeBin(time_alias), *((_SERVICE,) if per_service else ()))
     if measure.lookback is not None:
         by = _GROUP_KEYS if time_alias != "bucket" else (*_GROUP_KEYS, TimeBin(time_alias))
     return replace(panel_query, name=f"alert.{measure.key}", measures=tuple(by_alias[a] for a in measure.aliases),
@@ -279,9 +286,12 @@ class AlertRule:
     link: str = ""  # the dashboard view whoever is paged should open
     scope_id: str = ""  # the resource the rule reads; empty: a template parameter to fill in
     action_group: str = ""
+    per_service: bool = False  # one alert per service (a dimension) instead of one for them all
 
     def __post_init__(self) -> None:
         problems = []
+        if self.per_service and self.measure.lookback is not None:
+            problems.append(f"{self.measure.title.lower()} are counted per group of every service already")
         if not _RULE_NAME.match(self.name):
             problems.append("the rule name must be 1 to 260 characters without <>*%{}&:\\?/#| and not end in "
                             "a space or a dot")
@@ -292,16 +302,18 @@ class AlertRule:
                             "<group>/providers/microsoft.insights/actionGroups/<name>")
         if problems:
             raise ValueError("This alert cannot be made: " + "; ".join(problems) + ".")
-        rule_query(self.query, self.measure, "t")  # the panel has what the measure needs
+        rule_query(self.query, self.measure, "t", self.per_service)  # the panel has what the measure needs
 
     @property
     def display_name(self) -> str:
         c = self.condition
-        return f"{self.measure.title} {c.operator} {_number(c.threshold)} · {_scope_text(self.filters)}"
+        each = " (each service)" if self.per_service else ""
+        return f"{self.measure.title}{each} {c.operator} {_number(c.threshold)} · {_scope_text(self.filters)}"
 
     @property
     def description(self) -> str:
-        text = (f"{self.condition.sentence(self.measure)}; {self.measure.unit}; {_scope_text(self.filters)}. "
+        each = ", for each service apart" if self.per_service else ""
+        text = (f"{self.condition.sentence(self.measure)}{each}; {self.measure.unit}; {_scope_text(self.filters)}. "
                 f"Made by Endpoint Monitor from the panel {self.panel}.")
         return text + (f" Open the chart: {self.link}" if self.link else "")
 
@@ -334,7 +346,7 @@ def _iso_duration(span: timedelta) -> str:
 def rule_kql(rule: AlertRule) -> str:
     """The rule's query in its scope's dialect: one AggregatedValue per window, no time filter."""
     time = _time_column(rule.schema)
-    summary = rule_query(rule.query, rule.measure, time)
+    summary = rule_query(rule.query, rule.measure, time, rule.per_service)
     # The window is not rendered (bounded=False); the context only lends the grain and the filters.
     now = datetime.now(UTC)
     ctx = RenderContext(Window(now - rule.condition.window_size, now), rule.condition.window_size, rule.filters)
@@ -346,7 +358,8 @@ def rule_kql(rule: AlertRule) -> str:
         return "\n".join([body, f"| where first_seen >= ago({evaluated})",
                           f"| summarize {VALUE_COLUMN} = count() by {time} = bin(first_seen, "
                           f"{timespan_literal(rule.condition.window_size)})"])
-    return "\n".join([body, f"| extend {VALUE_COLUMN} = {rule.measure.kql}", f"| project {time}, {VALUE_COLUMN}"])
+    columns = ", ".join([time, *([SERVICE_DIMENSION] if rule.per_service else []), VALUE_COLUMN])
+    return "\n".join([body, f"| extend {VALUE_COLUMN} = {rule.measure.kql}", f"| project {columns}"])
 
 
 # --- ARM, Bicep, az ---------------------------------------------------------------------------
@@ -370,6 +383,8 @@ def _resource(rule: AlertRule) -> dict[str, Any]:
         "threshold": c.threshold,
         "failingPeriods": {"numberOfEvaluationPeriods": c.periods, "minFailingPeriodsToAlert": c.failing},
     }
+    if rule.per_service:  # every service that reports is a series of its own, alerting apart
+        condition["dimensions"] = [{"name": SERVICE_DIMENSION, "operator": "Include", "values": ["*"]}]
     properties: dict[str, Any] = {
         "displayName": rule.display_name,
         "description": rule.description,
@@ -492,7 +507,8 @@ def bicep(rule: AlertRule) -> str:
 def az_command(rule: AlertRule, resource_group: str = "<resource group>") -> str:
     """The rule as `az monitor scheduled-query create`, quoted for a POSIX shell."""
     c = rule.condition
-    times = f" at least {c.failing} violations out of {c.periods} aggregated points"
+    times = (f" where {SERVICE_DIMENSION} includes *" if rule.per_service else "") + (
+        f" at least {c.failing} violations out of {c.periods} aggregated points")
     condition = f"avg {VALUE_COLUMN} from 'AlertQuery' {_CLI_OPERATORS[c.operator]} {_number(c.threshold)}{times}"
     args = [
         ("--name", rule.name),
@@ -524,9 +540,9 @@ def preview_window(shown: Window, condition: Condition) -> tuple[Window, Window]
     return Window(start, end), Window(start - size * (condition.periods - 1), end)
 
 
-def preview_query(panel_query: Query, measure: AlertMeasure) -> Summary:
+def preview_query(panel_query: Query, measure: AlertMeasure, per_service: bool = False) -> Summary:
     """The rule's query for the preview, through any source: one row per window, tagged `bucket`."""
-    return rule_query(panel_query, measure, "bucket")
+    return rule_query(panel_query, measure, "bucket", per_service)
 
 
 def preview_context(filters: Filters, shown: Window, condition: Condition,
@@ -538,10 +554,23 @@ def preview_context(filters: Filters, shown: Window, condition: Condition,
 
 
 def verdicts(frame: pd.DataFrame, measure: AlertMeasure, shown: Window, condition: Condition) -> pd.DataFrame:
-    """The rule's verdicts over `shown` from the preview query's answer (see `evaluate`)."""
+    """The rule's verdicts over `shown` from the preview query's answer (see `evaluate`); an answer
+    per service gets verdicts per service (a `service` column), as the rule's dimension does."""
     if measure.lookback is not None:
         return evaluate_new_groups(frame, shown, condition, measure.lookback)
-    return evaluate(window_values(frame, measure), shown, condition)
+    if SERVICE_DIMENSION not in frame.columns:
+        return evaluate(window_values(frame, measure), shown, condition)
+    found = [evaluate(window_values(rows, measure), shown, condition).assign(service=str(service))
+             for service, rows in frame.groupby(SERVICE_DIMENSION, sort=True)]
+    return pd.concat(found, ignore_index=True) if found else evaluate(window_values(frame.iloc[:0], measure),
+                                                                        shown, condition).assign(service="")
+
+
+def any_fired(found: pd.DataFrame) -> pd.DataFrame:
+    """Per evaluation, whether any series fired (the verdicts of a rule alone, unchanged)."""
+    if SERVICE_DIMENSION not in found.columns:
+        return found
+    return found.groupby(["window_start", "evaluated_at"], as_index=False)["fired"].any()
 
 
 def window_values(frame: pd.DataFrame, measure: AlertMeasure) -> pd.Series:
@@ -638,7 +667,7 @@ def suggested_threshold(values: pd.Series, operator: Operator) -> float:
 
 def make_rule(panel: str, *, condition: Condition, filters: Filters, schema: Schema, measure: str | None = None,
               name: str = "", link: str = "", scope_id: str = "", action_group: str = "",
-              panel_query: Query | None = None) -> AlertRule:
+              panel_query: Query | None = None, per_service: bool = False) -> AlertRule:
     """The rule for an alertable panel; `measure` defaults to the panel's first. Raises ValueError
     with a message for people when the panel or any choice cannot make a rule."""
     if panel not in PANEL_MEASURES:
@@ -652,7 +681,7 @@ def make_rule(panel: str, *, condition: Condition, filters: Filters, schema: Sch
     return AlertRule(panel=panel, measure=chosen, query=_summary(panel_query or PANEL_QUERIES[panel]),
                      filters=filters, condition=condition, schema=schema,
                      name=name.strip() or default_name(chosen, filters), link=link, scope_id=scope_id.strip(),
-                     action_group=action_group.strip())
+                     action_group=action_group.strip(), per_service=per_service)
 
 
 def _summary(query: Query) -> Summary:

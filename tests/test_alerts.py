@@ -38,6 +38,7 @@ from telemetry.alerts import (
     preview_query,
     rule_kql,
     suggested_threshold,
+    any_fired,
     verdicts,
     window_values,
 )
@@ -84,7 +85,9 @@ def validator():
 @pytest.mark.parametrize(("panel", "measure"), EVERY_MEASURE)
 def test_every_alertable_panel_makes_a_rule_that_validates_against_the_2023_12_01_schema(
         validator, panel: str, measure: str, schema: str) -> None:
-    for extra in ({}, {"scope_id": SCOPES[schema], "action_group": ACTION_GROUP}):
+    splittable = MEASURES[measure].lookback is None
+    for extra in ({}, {"scope_id": SCOPES[schema], "action_group": ACTION_GROUP}, *([{"per_service": True}]
+                                                                                     if splittable else [])):
         template = arm_template(_rule(panel, measure, schema, **extra))
         assert template["$schema"].endswith("/2019-04-01/deploymentTemplate.json#")
         (resource,) = template["resources"]
@@ -97,7 +100,15 @@ def test_every_alertable_panel_makes_a_rule_that_validates_against_the_2023_12_0
         assert condition["metricMeasureColumn"] == VALUE_COLUMN and condition["operator"] == "GreaterThan"
         assert condition["failingPeriods"] == {"numberOfEvaluationPeriods": 3, "minFailingPeriodsToAlert": 2}
         assert (properties["windowSize"], properties["evaluationFrequency"]) == ("PT15M", "PT5M")
-        assert properties["actions"]["actionGroups"] == [ACTION_GROUP] if extra else "actions" not in properties
+        if "action_group" in extra:
+            assert properties["actions"]["actionGroups"] == [ACTION_GROUP]
+        else:
+            assert "actions" not in properties
+        if "per_service" in extra:
+            assert condition["dimensions"] == [{"name": "service", "operator": "Include", "values": ["*"]}]
+            assert "service = " in condition["query"] and "(each service)" in properties["displayName"]
+        else:
+            assert "dimensions" not in condition
         assert f"?panel={panel}" in properties["description"]
 
 
@@ -118,12 +129,14 @@ def test_the_schema_check_fails_a_misspelt_field_a_read_only_one_and_a_bad_durat
 
 
 def test_every_rule_query_passes_kusto_in_both_schemas() -> None:
-    checks = [(schema, rule_kql(_rule(panel, measure, schema)))
-              for panel, measure in EVERY_MEASURE for schema in ("classic", "workspace")]
+    checks = [(schema, rule_kql(_rule(panel, measure, schema, per_service=split)))
+              for panel, measure in EVERY_MEASURE for schema in ("classic", "workspace")
+              for split in ((False, True) if MEASURES[measure].lookback is None else (False,))]
     for schema, query in checks:
         time = "timestamp" if schema == "classic" else "TimeGenerated"
         last = query.splitlines()[-1]  # the rule's two columns: the table's time and the value
-        assert last == f"| project {time}, {VALUE_COLUMN}" or last.endswith(f"by {time} = bin(first_seen, 15m)")
+        assert last in (f"| project {time}, {VALUE_COLUMN}", f"| project {time}, service, {VALUE_COLUMN}") or (
+            last.endswith(f"by {time} = bin(first_seen, 15m)"))
         assert f"by {time} = bin({time}, 15m)" in query or "bin(first_seen, 15m)" in query
         assert " >= datetime(" not in query  # Azure Monitor sets the range
     assert_valid_kql(checks)
@@ -363,3 +376,25 @@ def test_the_new_exception_groups_rule_reads_a_day_before_its_windows() -> None:
     assert query.endswith("| where first_seen >= ago(30m)\n| summarize AggregatedValue = count() by "
                           "TimeGenerated = bin(first_seen, 15m)")
     assert arm_template(rule)["resources"][0]["properties"]["overrideQueryTimeRange"] == "P1DT30M"
+
+
+def test_split_by_service_the_preview_fires_for_each_service_when_pandas_does(
+        demo_store: Path, demo_frames: dict[str, pd.DataFrame], demo_end: datetime) -> None:
+    filters = window_filters(demo_end - timedelta(days=2), demo_end)
+    shown, measure = filters.window(), MEASURES["failure_rate"]
+    condition = Condition("above", 0.025, window="30m", frequency="30m", periods=2, failing=2)
+    query = preview_query(PANEL_QUERIES["failures.rate"], measure, per_service=True)
+    (outcome,) = LocalSource(demo_store).run([query], preview_context(filters, shown, condition))
+    assert isinstance(outcome, QueryResult), outcome
+    found = verdicts(outcome.frame, measure, shown, condition)
+    expected = set()
+    for service in demo_frames["requests"]["cloud_RoleName"].unique():
+        alone = replace(filters, services=(str(service),))
+        values = _pandas_values(demo_frames, "failure_rate", alone, preview_context(alone, shown, condition).window,
+                                condition.window_size)
+        expected |= {(str(service), t) for t in _pandas_firings(values, shown, condition.window_size, "above",
+                                                                 0.025, 2, 2)}
+    assert len({s for s, _ in expected}) >= 2  # more than one service fires, at its own times
+    assert set(zip(found.loc[found["fired"], "service"], found.loc[found["fired"], "evaluated_at"])) == expected
+    overall = any_fired(found)
+    assert set(overall.loc[overall["fired"], "evaluated_at"]) == {t for _, t in expected}
