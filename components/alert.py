@@ -191,6 +191,8 @@ def preview_chart(found: pd.DataFrame, condition: Condition, measure: AlertMeasu
                       line_width=0)
     fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10}, hovermode="x unified",
                       legend={"orientation": "h", "y": -0.2}, yaxis_title=measure.title)
+    if measure.key == "failure_rate":
+        fig.update_yaxes(tickformat=".1%")
     return fig
 
 
