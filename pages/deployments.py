@@ -89,10 +89,11 @@ def _latency(result: QueryResult, clusters: pd.DataFrame) -> None:
         fig = per_deployment_chart(result.frame, column, y_title="ms", dash=dash, figure=fig,
                                    suffix=" " + column.split("_")[1])
     assert fig is not None
-    mark_events(fig, clusters, y=float(result.frame["total_p99_ms"].max() or 1.0))
+    mark_events(fig, clusters, y=float(result.frame["total_p95_ms"].max() or 1.0))
     fig.update_yaxes(type="log", title_text="TotalDurationMs (log)")
     st.plotly_chart(fig, key="deployments.latency.chart")
-    st.caption("p50 dotted, p95 solid, p99 dashed: true percentiles over every request's TotalDurationMs.")
+    st.caption("p50 dotted, p95 solid: true percentiles over every request's TotalDurationMs (p99 in the tables "
+               "below). Triangles: container events, as on the failure rate.")
 
 
 def _stages(result: QueryResult, first_byte: Outcome, upload: Outcome) -> None:

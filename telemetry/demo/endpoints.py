@@ -16,8 +16,8 @@ Green is slower (its model takes ~1.8x blue's time plus 15 ms, and returns bigge
 explanations) and fails more: 3 % of its requests get 424 (the model answered 500: ModelStatusCode
 500). On the day at 0.75 of the span, at 14:30 UTC, one green instance is restarted by its liveness probe
 (LivenessProbeFailed x3, Killing, BackOff x6 over ten minutes, Pulled, Created, Started,
-ReadinessProbeFailed x2): from 90 s before the kill to 13 min after it, a quarter of green's
-requests get 502 and the rest take three times as long. At green's busy hours a few requests get 429 (more requests pending
+ReadinessProbeFailed x2): from 90 s before the kill to 13 min after it, half of green's
+requests (the crashing instance's) get 502 and the rest take four times as long. At green's busy hours a few requests get 429 (more requests pending
 than 2 x max_concurrent_requests_per_instance x instances).
 
 AmlOnlineEndpointTrafficLog: one row a request. The endpoint's requests are fraud-scorer's App
@@ -177,9 +177,9 @@ def _traffic(span: _Span, requests: pa.Table, rng: np.random.Generator) -> tuple
     code[green_fails], model_code[green_fails] = 424, 500
     kill = span.restart()
     restarting = green & (t_us >= kill - _BEFORE_KILL_US) & (t_us < kill + _AFTER_KILL_US)
-    down = restarting & (code == 200) & (rng.random(n) < 0.25)
+    down = restarting & (code == 200) & (rng.random(n) < 0.5)  # the instance's half of green's traffic
     code[down], model_code[down] = 502, 0
-    model_ms = np.where(restarting, model_ms * 3, model_ms)
+    model_ms = np.where(restarting, model_ms * 4, model_ms)  # the other instance takes it all, and queues
     hours = (t_us % _DAY_US) / 3.6e9
     busy = green & (span.fraction(t_us) >= TRAFFIC_SHIFTS[-1][0]) & (np.abs(hours - 15) < 2.5)
     pending = busy & (code == 200) & (rng.random(n) < 0.02)
