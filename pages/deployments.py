@@ -90,7 +90,7 @@ def _latency(result: QueryResult, clusters: pd.DataFrame) -> None:
                                    suffix=" " + column.split("_")[1])
     assert fig is not None
     mark_events(fig, clusters, y=float(result.frame["total_p95_ms"].max() or 1.0))
-    fig.update_yaxes(type="log", title_text="TotalDurationMs (log)")
+    fig.update_yaxes(type="log", dtick=1, title_text="TotalDurationMs (ms, log)")  # a tick a decade
     st.plotly_chart(fig, key="deployments.latency.chart")
     st.caption("p50 dotted, p95 solid: true percentiles over every request's TotalDurationMs (p99 in the tables "
                "below). Triangles: container events, as on the failure rate.")
