@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from components.auth import require_sign_in
 from components.charts import operation_timeline, series_chart
 from components.filters import current_filters, url_params, write_url
 from components.panels import empty_text, show_panel
@@ -18,7 +19,9 @@ from components.url_params import set_params, synced_key
 from components.view import live, page_heading
 from telemetry.filters import grain_name
 from telemetry.model import Listing, RenderContext
-from telemetry.payloads import PROPERTY_LIMIT, distribution_grain, payload_rows, prediction_columns, prediction_distribution
+from telemetry.payloads import (
+    PROPERTY_LIMIT, distribution_grain, payload_table, prediction_columns, prediction_distribution,
+)
 from telemetry.queries import panel
 from telemetry.queries.endpoint_traces import console_histogram, console_listing, platform_rows, request_console
 from telemetry.queries.traces import (
@@ -34,6 +37,7 @@ from telemetry.queries.traces import (
 )
 from telemetry.results import Outcome, QueryResult
 
+require_sign_in()  # here too: Streamlit's legacy pages/ routing can run this file without app.py
 filters = current_filters()
 schema = current_source().kql_schema
 search, page, _warnings = search_from_params(url_params())
@@ -167,7 +171,7 @@ def _sizes(result: QueryResult) -> None:
 
 
 def _payloads(result: QueryResult) -> None:
-    table = payload_rows(result.frame)
+    table = payload_table(result)
     frame = table.frame
     st.caption(f"The newest {PAYLOAD_ROWS:,} payload rows of the range at most ({table.rows_read:,} read, "
                f"{len(frame):,} scoring calls). Columns are the JSON paths of the input and the output. "
@@ -175,11 +179,13 @@ def _payloads(result: QueryResult) -> None:
                "parses, so their columns hold only what model data collection kept, if anything.")
     if table.columns_left_out:
         st.caption(f"{table.columns_left_out:,} values past the first columns of a call were left out.")
+    if table.rare_columns:
+        st.caption(f"{table.rare_columns:,} more columns, each in fewer calls than those shown, were left out.")
     choices = prediction_columns(frame)
     if choices:
         column = st.selectbox("Prediction", choices, key="traces.prediction")
         grain = distribution_grain(frame["timestamp"])
-        st.caption(f"Distribution of {column} per {grain_name(grain)} over these calls.")
+        st.caption(f"Distribution of {plain(column)} per {grain_name(grain)} over these calls.")
         dist = prediction_distribution(frame, column, grain)
         if "p50" in dist:
             long = dist.melt(id_vars=["bucket"], value_vars=["p10", "p50", "p90"], var_name="series")

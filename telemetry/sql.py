@@ -42,6 +42,7 @@ from telemetry.model import (
     Query,
     RenderContext,
     SampleValue,
+    SelfRendered,
     SeriesSplit,
     Summary,
     TimeBin,
@@ -52,7 +53,7 @@ from telemetry.model import (
 )
 from telemetry.schema import is_endpoint_table
 
-__all__ = ["BUCKET_RATIO", "SqlQuery", "has_pattern", "json_pointer", "render_sql"]
+__all__ = ["BUCKET_RATIO", "SqlBuilder", "SqlQuery", "has_pattern", "json_pointer", "render_sql"]
 
 BUCKET_RATIO: Final = 1.02
 _LOG_RATIO: Final = math.log(BUCKET_RATIO)
@@ -182,7 +183,13 @@ def has_pattern(text: str) -> str:
     return f"{before}(?i:{body}){after}"
 
 
+# For self-rendered queries: predicates and properties bound the same way as every panel's.
+SqlBuilder = _Builder
+
+
 def render_sql(query: Query, ctx: RenderContext) -> SqlQuery:
+    if isinstance(query, SelfRendered):
+        return SqlQuery(*query.sql(ctx))
     b = _Builder(ctx)
     text = _listing(query, b) if isinstance(query, Listing) else _summary(query, b)
     return SqlQuery(text, b.params)

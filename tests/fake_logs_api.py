@@ -40,7 +40,18 @@ from azure.core.credentials import AccessToken
 from telemetry import endpoint_logs
 from telemetry.filters import Filters, TimeRange, Window
 from telemetry.kql import render_kql
-from telemetry.model import Column, Earliest, Latest, Listing, Query, RenderContext, SampleValue, Summary, result_columns
+from telemetry.model import (
+    Column,
+    Earliest,
+    Latest,
+    Listing,
+    Query,
+    RenderContext,
+    SampleValue,
+    SelfRendered,
+    Summary,
+    result_columns,
+)
 from telemetry.queries import PANELS
 from telemetry.queries.pages import PAGE_VIEWS, page_queries
 from telemetry.schema import WORKSPACE_TABLES, Schema, columns, is_endpoint_table, workspace_column, workspace_schema
@@ -111,6 +122,7 @@ class Fault:
     keep_tables: int | None = None  # partial: only the first tables of a multi-statement answer
     times: int | None = 1  # requests it spoils; None: until cleared
     match: str | None = None  # sub-query faults: the query text contains this
+    null_body: bool = False  # sub-query faults: the batch item's body is null
 
     def error(self) -> Body:
         return self.body if self.body is not None else _STATUS_BODIES.get(self.status, _STATUS_BODIES[500])()
@@ -144,6 +156,8 @@ _KIND_TYPES: Final = {"count": "long", "real": "real", "datetime": "datetime", "
 
 def _source_column(query: Query, name: str) -> str | None:
     """The table column a result column is read from, when it is one (not an aggregate)."""
+    if isinstance(query, SelfRendered):
+        return None  # it names its result columns' kinds itself
     if isinstance(query, Listing):
         return next(c.column for c in query.columns if c.name == name)
     for dim in query.by:
@@ -274,7 +288,8 @@ class StoreAnswers:
             if window not in self._by_window:
                 found: dict[str, tuple[Query, RenderContext, str]] = {}
                 half = Window(window.start + window.length / 2, window.end)  # compare_previous reads 2 windows
-                for view in (window, half):
+                third = Window(window.start + window.length * 2 / 3, window.end)  # model drift's reference: 2x
+                for view in (window, half, third):
                     for filters in self.filters:
                         filters = replace(filters, time=TimeRange(None, view.start, view.end))
                         ctx = RenderContext(view, filters.grain_for(view), filters)
@@ -410,7 +425,7 @@ class FakeLogsApi:
         return None
 
     # answering
-    def answer(self, body: Body, prefer: str | None) -> tuple[int, Body]:
+    def answer(self, body: Body, prefer: str | None) -> tuple[int, Body | None]:
         """One query body -> (status, response body), statements of a multi-statement query together."""
         text = str(body.get("query") or "")
         fault = self._take(self.query_faults, text)
@@ -419,6 +434,8 @@ class FakeLogsApi:
             self._stopping.wait(min(fault.delay_s, wait))
             if fault.delay_s > wait:  # the service stops the query at Prefer: wait=N
                 return 504, _STATUS_BODIES[504]()
+        if fault is not None and fault.null_body:
+            return fault.status, None
         if fault is not None and fault.status != 200:
             return fault.status, fault.error()
         window = parse_timespan(body.get("timespan"))

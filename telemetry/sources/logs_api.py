@@ -51,7 +51,9 @@ from telemetry.results import Outcome, QueryResult, typed_frame
 from telemetry.kql_literals import datetime_literal
 from telemetry.schema import WORKSPACE_TABLES, Schema, workspace_column
 from telemetry.sources.local import MAX_ROWS
-from telemetry.sources.logs_api_errors import from_azure_error, from_query_error, plain_http_error, scope_name
+from telemetry.sources.logs_api_errors import (
+    from_azure_error, from_query_error, partial_warning, plain_http_error, scope_name,
+)
 
 __all__ = [
     "DEFAULT_READ_TIMEOUT_S",
@@ -140,6 +142,9 @@ def default_credential(settings: LogsApiSettings) -> TokenCredential:
         workload_identity_tenant_id=tenant, interactive_browser_tenant_id=tenant, **sign_in,
     )
     return _TenantCredential(inner, tenant)
+
+
+_NO_DATA: Final = LogsQueryResult(tables=[])  # a 204 answer: nothing in the scope for the query yet
 
 
 @dataclass(frozen=True)
@@ -264,17 +269,29 @@ class LogsApiSource:
                            server_timeout=self.settings.server_timeout_s)
             for text, w in zip(texts, windows, strict=True)
         ]
-        results = self._client.query_batch(batch, **self._call_options())
+        try:
+            results = self._client.query_batch(batch, **self._call_options())
+        except AttributeError as error:  # the client reads each item's body as a dict
+            raise ValueError("a batch item came back without a body") from error
         if len(results) != len(texts):
             raise ValueError(f"the batch answered {len(results)} of {len(texts)} queries")
         return [self._single(result) for result in results]
 
     def _query_resource(self, text: str, window: Window) -> LogsQueryResult | LogsQueryPartialResult:
         assert self.settings.resource_id is not None
-        return self._client.query_resource(
-            self.settings.resource_id, text, timespan=(window.start, window.end),
-            server_timeout=self.settings.server_timeout_s, **self._call_options(),
-        )
+        statuses: list[int] = []
+        try:
+            return self._client.query_resource(
+                self.settings.resource_id, text, timespan=(window.start, window.end),
+                server_timeout=self.settings.server_timeout_s,
+                raw_response_hook=lambda response: statuses.append(response.http_response.status_code),
+                **self._call_options(),
+            )
+        except ValueError:
+            # "204 No Content" is the service's "no data in the scope yet": no body, so no tables.
+            if statuses[-1:] == [204]:
+                return _NO_DATA
+            raise
 
     def _ask_resource(self, text: str, window: Window) -> _Answer:
         try:
@@ -292,6 +309,8 @@ class LogsApiSource:
             # A semantic error fails every statement: ask each alone to find whose it is.
             with ThreadPoolExecutor(max_workers=min(_SERIAL_FALLBACK_WORKERS, len(texts))) as pool:
                 return list(pool.map(self._ask_resource, texts, windows))
+        if result is _NO_DATA:
+            return [_Answer() for _ in texts]
         tables, warning = _tables_of(result)
         if len(tables) > len(texts) or (len(tables) < len(texts) and warning is None):
             raise ValueError(f"the multi-statement query answered {len(tables)} tables for {len(texts)} statements")
@@ -301,6 +320,8 @@ class LogsApiSource:
 
     def _single(self, result: LogsQueryResult | LogsQueryPartialResult | LogsQueryError) -> _Answer:
         if isinstance(result, LogsQueryError):
+            if str(result.code or "").lower() == "workspacenotplacederror":  # a 204 item: no data there yet
+                return _Answer()
             return _Answer(error=from_query_error(result, self.settings))
         tables, warning = _tables_of(result)
         return _Answer(table=tables[0] if tables else None, warning=warning)
@@ -393,11 +414,7 @@ def _endpoint_tables(answer: _Answer) -> tuple[str, ...]:
 
 def _tables_of(result: LogsQueryResult | LogsQueryPartialResult) -> tuple[list[LogsTable], str | None]:
     if isinstance(result, LogsQueryPartialResult):
-        error = result.partial_error
-        reason = f"{error.code}: {error.message}" if error is not None else "no reason given"
-        warning = (f"The Logs API returned partial data ({reason}); numbers may be incomplete. "
-                   "A shorter time range usually gets a complete answer.")
-        return list(result.partial_data or []), warning
+        return list(result.partial_data or []), partial_warning(result.partial_error)
     return list(result.tables or []), None
 
 
