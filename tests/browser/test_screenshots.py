@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import CHART, THEMES, assert_no_error, open_drawn, screenshot
+from tests.browser.conftest import CHART, THEMES, assert_no_error, screenshot, settle
 
 pytestmark = pytest.mark.browser
 
@@ -18,8 +18,10 @@ PAGES = {"overview": "", "latency": "response-times", "failures": "failure-rate"
 @pytest.mark.parametrize("theme", list(THEMES))
 @pytest.mark.parametrize("name", list(PAGES))
 def test_main_pages_in_both_themes_at_two_widths(page: Page, app_url: str, name: str, theme: str, width: int) -> None:
-    open_drawn(page, f"{app_url}/{PAGES[name]}?range=7d{THEMES[theme]}", height=2600)
     page.set_viewport_size({"width": width, "height": 2600})
+    page.goto(f"{app_url}/{PAGES[name]}?range=7d{THEMES[theme]}")
+    expect(page.locator(CHART).first).to_be_visible(timeout=120_000)  # a shared machine can be slow
+    settle(page)
     page.wait_for_timeout(800)  # Plotly relayouts to the new width
     assert_no_error(page)
     background = page.locator('[data-testid="stApp"]').evaluate("e => getComputedStyle(e).backgroundColor")
