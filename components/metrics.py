@@ -29,8 +29,8 @@ def change_metric(
     """`data_starts`: when the data begins, if it does not cover the previous period (then no
     change is claimed); `resolution`: the relative difference below which two values read the same."""
     if data_starts is not None:
-        # short enough for a quarter of the page (the year and "UTC" are in the help and the caption)
-        where.metric(label, fmt.format(current), delta=f"no data before {data_starts:%d %b %H:%M}",
+        # short enough for a fifth of the page: the day (the time, year and "UTC" are in the help)
+        where.metric(label, fmt.format(current), delta=f"no data before {data_starts:%d %b}",
                      delta_color="off", delta_arrow="off",
                      help=f"The data starts at {data_starts:%Y-%m-%d %H:%M} UTC: it does not cover the period of "
                           "the same length before this range, so no change against it is shown.")

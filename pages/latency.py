@@ -77,8 +77,11 @@ def _distribution(result: QueryResult, totals: Outcome) -> None:
     st.caption(f"{HISTOGRAM.per_decade} buckets a decade; bars count requests as sums of itemCount.")
 
 
-def _operations(result: QueryResult) -> None:
+def _operations(result: QueryResult, totals: Outcome, ctx: RenderContext) -> None:
     table = slowest_operations(result.frame)
+    if not isinstance(totals, QueryResult) or data_starts(totals.frame, ctx.window) is not None:
+        # the period before is not covered by data: no p95 before, and no change against it
+        table[["previous_p95_ms", "p95_change"]] = float("nan")
     if table.empty:
         st.info("No requests in this range; the operations listed before had some in the previous period.",
                 icon=":material/info:")
@@ -135,7 +138,7 @@ def _render() -> list[Outcome]:
     show_panel("Distribution of durations", dist_out, query=queries[2],
                render=lambda r: _distribution(r, totals_out), **panel)
     show_panel("Slowest operations (p95 against the previous period)", ops_out, query=queries[3],
-               render=_operations, **panel)
+               render=lambda r: _operations(r, totals_out, ctx), **panel)
     show_panel(f"Slowest {SLOWEST_LIMIT} requests", slow_out, query=queries[4], render=_slowest, **panel)
     return outcomes
 
