@@ -115,7 +115,8 @@ class _Dialect:
             case WeightedPercentile(column=column, percent=percent):
                 return f"percentilew({self.col(column)}, {weight}, {_number(percent)})"
             case WeightedMean(column=column):
-                return f"sum({self.col(column)} * {weight}) / todouble(sum({weight}))"
+                # rows without a value do not count: sum() skips them, so must the weights
+                return f"sum({self.col(column)} * {weight}) / todouble(sumif({weight}, isnotnull({self.col(column)})))"
             case Earliest(column=column):
                 return f"min({self.col(column)})"
             case Latest(column=column):
