@@ -6,6 +6,8 @@ classic, a bool in the workspace), so those are the only places the dialects par
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from telemetry.filters import Window
 from telemetry.kql_literals import datetime_literal, string_literal, timespan_literal
 from telemetry.model import (
@@ -144,7 +146,8 @@ def render_kql(query: Query, ctx: RenderContext, schema: Schema) -> str:
     """KQL text for `query` under `ctx`; user values appear only as escaped string literals."""
     d = _Dialect(query.table, schema)
     lines = [d.source(), f"| where {d.window(ctx.read_window(query))}"]
-    lines += [f"| where {d.predicate(p, ctx)}" for p in global_predicates(query, ctx.filters) + query.where]
+    within = replace(ctx, window=ctx.read_window(query))  # InOperationsOf looks in the window the query reads
+    lines += [f"| where {d.predicate(p, within)}" for p in global_predicates(query, ctx.filters) + query.where]
     if isinstance(query, Listing):
         lines += _listing_tail(query, d)
     else:

@@ -363,7 +363,10 @@ def global_predicates(query: Query, filters: Filters) -> tuple[Predicate, ...]:
     if "service" in query.applies and filters.services:
         found.append(OneOf("cloud_RoleName", filters.services))
     if "operation" in query.applies and filters.operation:
-        found.append(Equals("operation_Name", filters.operation))
+        named = Equals("operation_Name", filters.operation)
+        # A dependency, exception or trace may lack operation_Name (exports, the inference
+        # server): its request's operation_Id places it in the operation too.
+        found.append(named if query.table == "requests" else AnyOf((named, InOperationsOf("requests", (named,)))))
     if "result_code" in query.applies and filters.result_code:
         found.append(Equals("resultCode", filters.result_code))
     return tuple(found)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Final
 
@@ -142,8 +142,13 @@ class _Builder:
         raise TypeError(f"unknown measure {measure!r}")
 
     def where(self, query: Query) -> str:
-        conds = [self.window(self.ctx.read_window(query))]
-        conds += [self.predicate(p) for p in global_predicates(query, self.ctx.filters) + query.where]
+        read = self.ctx.read_window(query)
+        conds = [self.window(read)]
+        outer, self.ctx = self.ctx, replace(self.ctx, window=read)  # InOperationsOf looks in the window read
+        try:
+            conds += [self.predicate(p) for p in global_predicates(query, self.ctx.filters) + query.where]
+        finally:
+            self.ctx = outer
         return " AND ".join(conds)
 
 
