@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from components.figure_cache import cached_figure
 from telemetry.model import LogBucket
 
 __all__ = [
@@ -49,6 +50,7 @@ def _layout(fig: go.Figure, y_title: str) -> go.Figure:
     return fig
 
 
+@cached_figure
 def series_chart(frame: pd.DataFrame, value: str, *, y_title: str, kind: str = "bar") -> go.Figure:
     """One trace per series over the time bins: stacked bars for counts, lines for rates."""
     fig = go.Figure()
@@ -64,6 +66,7 @@ def series_chart(frame: pd.DataFrame, value: str, *, y_title: str, kind: str = "
     return _layout(fig, y_title)
 
 
+@cached_figure
 def outcome_bars(frame: pd.DataFrame) -> go.Figure:
     """Succeeded and failed requests per bin, all series together."""
     per_bin = frame.groupby("bucket", sort=True)[["requests", "failed"]].sum()
@@ -79,6 +82,7 @@ def outcome_bars(frame: pd.DataFrame) -> go.Figure:
     return _layout(fig, "requests")
 
 
+@cached_figure
 def ranking_bars(labels: pd.Series, values: pd.Series, *, x_title: str, text: pd.Series,
                  colour: str | None = None, log: bool = False) -> go.Figure:
     """Horizontal bars, the largest on top, each with its value written beside it: the few worst of
@@ -98,6 +102,7 @@ PERCENTILE_COLOURS = {"p50_ms": "#5b9bd5", "p95_ms": "#f58518", "p99_ms": "#a66b
 MEAN_COLOUR = "#8c8c8c"
 
 
+@cached_figure
 def percentile_panels(frame: pd.DataFrame, *, max_series: int = 6) -> go.Figure:
     """p50/p95/p99 over time, one small chart per series (the busiest `max_series`), the mean dotted
     beside them; durations on a log axis, since a timeout's minute sits beside milliseconds."""
@@ -126,6 +131,7 @@ def _ms(value: float) -> str:
     return f"{value / 1000:,.3g} s" if value >= 1000 else f"{value:,.3g} ms"
 
 
+@cached_figure
 def duration_histogram(frame: pd.DataFrame, bucket: LogBucket, *, count: str = "requests",
                        markers: Mapping[str, float] | None = None) -> go.Figure:
     """Counts per log bucket (a panel grouped by `bucket`) as equal-width bars on a log-of-duration
@@ -151,6 +157,7 @@ def duration_histogram(frame: pd.DataFrame, bucket: LogBucket, *, count: str = "
     return fig
 
 
+@cached_figure
 def sparkline(x: pd.Series, y: pd.Series, *, hover: str = "%{y:,}", colour: str | None = None,
               log: bool = False) -> go.Figure:
     """A headline number's trend: a small line without axes, the value shown on hover; `log` for
@@ -169,6 +176,7 @@ def sparkline(x: pd.Series, y: pd.Series, *, hover: str = "%{y:,}", colour: str 
 _SPAN_KINDS = ("requests", "dependencies")
 
 
+@cached_figure
 def operation_timeline(events: pd.DataFrame) -> go.Figure:
     """One operation as a Gantt chart: a bar per request and dependency from its start for its
     duration, a marker per trace and exception on their own rows; failures in red."""

@@ -22,6 +22,7 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 from components.filters import read_filters, write_url
 from telemetry.filters import TimeRange
 from telemetry.importer import IMPORT_STORE, ImportFailed, ImportSummary, Progress, import_exports, store_span
+from telemetry.ingest.segments import segments_dir
 from telemetry.importer.uploads import upload_folder
 from telemetry.markdown_text import plain
 
@@ -44,6 +45,8 @@ def chosen_store(demo: Path) -> LocalStore:
     """The store this session reads: the one picked in the sidebar, else the demo store."""
     picked = st.session_state.get(_CHOSEN)
     path = Path(picked) if picked and Path(picked) in _stores(demo) else demo
+    if segments_dir(path).exists():  # the ingestion endpoint writes it
+        return LocalStore(path, f"live telemetry ({path.name})")
     return LocalStore(path, "local demo data" if path == demo else f"imported exports ({path.name})")
 
 

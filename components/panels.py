@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from components.alert import alert_action
 from components.connect import portal_link_button
 from components.tables import download_buttons
 from components.view import shareable_url, shows
@@ -52,6 +53,7 @@ def show_panel(
                 st.info(empty_text, icon=":material/info:")
             else:
                 render(outcome)
+        alert_action(panel_id or query.name, query, ctx, schema)
         _details(query, ctx, schema, outcome, panel_id or query.name)
     return result
 

@@ -88,10 +88,11 @@ class TimeRange:
         return self.preset is not None
 
     def resolve(self, now: datetime | None = None) -> Window:
-        # A relative range ends at the current minute, so a re-run within the minute asks
-        # the same question and hits the cache.
+        # A relative range ends where the current minute ends, so a re-run within the minute asks
+        # the same question and hits the cache, and rows of the minute in progress show (live
+        # ingestion: a request a few seconds old is on the page at the next refresh).
         if self.preset is not None:
-            end = _floor_minute(now or datetime.now(UTC))
+            end = _floor_minute(now or datetime.now(UTC)) + timedelta(minutes=1)
             return Window(end - PRESETS[self.preset], end)
         assert self.start is not None and self.end is not None
         return Window(self.start, self.end)

@@ -37,12 +37,24 @@ import duckdb
 import pandas as pd
 from azure.core.credentials import AccessToken
 
+from telemetry import endpoint_logs
 from telemetry.filters import Filters, TimeRange, Window
 from telemetry.kql import render_kql
-from telemetry.model import Column, Earliest, Latest, Listing, Query, RenderContext, SampleValue, Summary, result_columns
+from telemetry.model import (
+    Column,
+    Earliest,
+    Latest,
+    Listing,
+    Query,
+    RenderContext,
+    SampleValue,
+    SelfRendered,
+    Summary,
+    result_columns,
+)
 from telemetry.queries import PANELS
 from telemetry.queries.pages import PAGE_VIEWS, page_queries
-from telemetry.schema import WORKSPACE_TABLES, Schema, columns, workspace_column, workspace_schema
+from telemetry.schema import WORKSPACE_TABLES, Schema, columns, is_endpoint_table, workspace_column, workspace_schema
 from telemetry.sources.local import LocalSource
 from telemetry.sources.logs_api import DETECTED_TABLES, STATEMENT_SEPARATOR, detection_kql
 
@@ -144,6 +156,8 @@ _KIND_TYPES: Final = {"count": "long", "real": "real", "datetime": "datetime", "
 
 def _source_column(query: Query, name: str) -> str | None:
     """The table column a result column is read from, when it is one (not an aggregate)."""
+    if isinstance(query, SelfRendered):
+        return None  # it names its result columns' kinds itself
     if isinstance(query, Listing):
         return next(c.column for c in query.columns if c.name == name)
     for dim in query.by:
@@ -162,7 +176,7 @@ def kusto_type(query: Query, name: str, kind: str, schema: str) -> str:
         return _KIND_TYPES[kind]
     if schema == "classic":
         return columns(query.table)[column]
-    return workspace_schema()[WORKSPACE_TABLES[query.table]][workspace_column(query.table, column)]
+    return workspace_schema()[WORKSPACE_TABLES.get(query.table, query.table)][workspace_column(query.table, column)]
 
 
 def kusto_datetime(moment: pd.Timestamp | datetime) -> str:
@@ -247,6 +261,11 @@ def known_queries() -> list[Query]:
     return found
 
 
+def schemas_of(query: Query) -> tuple[Schema, ...]:
+    """The KQL schemas a query's table exists in (online endpoint logs: workspaces only)."""
+    return ("workspace",) if is_endpoint_table(query.table) else ("classic", "workspace")
+
+
 class StoreAnswers:
     """A panel's KQL answered from a DuckDB store, by rendering known queries for the timespan."""
 
@@ -261,7 +280,7 @@ class StoreAnswers:
     def learn(self, queries: Sequence[Query], ctx: RenderContext) -> None:
         """Make these exact (query, context) pairs answerable, in both schemas."""
         for query in queries:
-            for schema in ("classic", "workspace"):
+            for schema in schemas_of(query):
                 self.learned[render_kql(query, ctx, schema)] = (query, ctx, schema)
 
     def _catalogue(self, window: Window) -> dict[str, tuple[Query, RenderContext, str]]:
@@ -269,12 +288,13 @@ class StoreAnswers:
             if window not in self._by_window:
                 found: dict[str, tuple[Query, RenderContext, str]] = {}
                 half = Window(window.start + window.length / 2, window.end)  # compare_previous reads 2 windows
-                for view in (window, half):
+                third = Window(window.start + window.length * 2 / 3, window.end)  # model drift's reference: 2x
+                for view in (window, half, third):
                     for filters in self.filters:
                         filters = replace(filters, time=TimeRange(None, view.start, view.end))
                         ctx = RenderContext(view, filters.grain_for(view), filters)
                         for query in known_queries() + self.extra:
-                            for schema in ("classic", "workspace"):
+                            for schema in schemas_of(query):
                                 found.setdefault(render_kql(query, ctx, schema), (query, ctx, schema))
                 self._by_window[window] = found
             return self._by_window[window]
@@ -298,6 +318,8 @@ class DetectionAnswers:
     def __call__(self, text: str, window: Window | None) -> Body | None:
         if window is None:
             return None
+        if text == endpoint_logs.detection_kql(window):
+            return self._endpoint_tables(window)
         schemas: tuple[Schema, ...] = ("classic", "workspace")
         schema = next((s for s in schemas if detection_kql(s, window) == text), None)
         if schema is None:
@@ -311,6 +333,16 @@ class DetectionAnswers:
         with duckdb.connect(str(self.store), read_only=True) as con:
             frame = con.execute(f"SELECT * FROM ({sql}) ORDER BY items DESC, table_, service", params).df()
         return table_json(frame, ["string", "string", "long"])
+
+    def _endpoint_tables(self, window: Window) -> Body:
+        """Rows per online endpoint log table (the store keeps them under their own names)."""
+        sql = " UNION ALL ".join(
+            f"SELECT '{t}' AS table_, count(*) AS rows FROM \"{t}\" WHERE TimeGenerated >= ? AND TimeGenerated < ?"
+            for t in endpoint_logs.ENDPOINT_LOG_TABLES)
+        params = [window.start, window.end] * len(endpoint_logs.ENDPOINT_LOG_TABLES)
+        with duckdb.connect(str(self.store), read_only=True) as con:
+            frame = con.execute(f"SELECT * FROM ({sql}) WHERE rows > 0 ORDER BY table_", params).df()
+        return table_json(frame, ["string", "long"])
 
 
 # --- the server ----------------------------------------------------------------------------------

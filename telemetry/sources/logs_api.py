@@ -22,7 +22,7 @@ import copy
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -40,6 +40,7 @@ from azure.monitor.query import (
     LogsTable,
 )
 
+from telemetry import endpoint_logs
 from telemetry.config import DEFAULT_ENDPOINT, LogsApiSettings, cloud_of
 from telemetry.errors import BadQueryError, SourceUnavailableError, TelemetryError
 from telemetry.filters import Window
@@ -230,15 +231,19 @@ class LogsApiSource:
         end = (now or datetime.now(UTC)).astimezone(UTC)
         window = Window(end - timedelta(days=days), end)
         text = detection_kql(self.kql_schema, window)
+        # A workspace may also hold an online endpoint's own logs: asked in the same batch.
+        texts = [text, *([endpoint_logs.detection_kql(window)] if self.settings.workspace_id else [])]
         try:
-            (answer,) = self._ask([text], [window])
+            answer, *endpoint_answer = self._ask(texts, [window] * len(texts))
         except _REQUEST_FAILURES as error:
             raise _for_query(self._request_error(error), text) from error
+        endpoint_tables = _endpoint_tables(endpoint_answer[0]) if endpoint_answer else ()
         if answer.error is not None:
             if isinstance(answer.error, BadQueryError) and "resolve" in str(answer.error).lower():
-                return Detection(tables=(), services=())  # none of the tables exists here
+                # none of the tables exists here
+                return Detection(tables=(), services=(), endpoint_tables=endpoint_tables)
             raise _for_query(answer.error, text)
-        return _detection(answer.table)
+        return replace(_detection(answer.table), endpoint_tables=endpoint_tables)
 
     # --- requests -------------------------------------------------------------------------
 
@@ -347,6 +352,8 @@ class Detection:
 
     tables: tuple[str, ...]
     services: tuple[str, ...]
+    # Azure ML online endpoint log tables with rows (workspace scope only; see telemetry.endpoint_logs)
+    endpoint_tables: tuple[str, ...] = ()
 
     @property
     def has_app_insights(self) -> bool:
@@ -392,6 +399,17 @@ def _detection(table: LogsTable | None) -> Detection:
     totals = frame.dropna(subset=["service"]).groupby("service", sort=False)["items"].sum()
     services = totals[totals.index != ""].sort_values(ascending=False, kind="stable").index
     return Detection(tables=tuple(tables), services=tuple(str(s) for s in services))
+
+
+def _endpoint_tables(answer: _Answer) -> tuple[str, ...]:
+    """The endpoint log tables with rows; none when the workspace has none of them (Kusto's
+    "failed to resolve" for the union) or the answer cannot be read: the check is a hint."""
+    if answer.table is None or answer.error is not None:
+        return ()
+    frame = table_frame(answer.table.columns, answer.table.columns_types, [list(row) for row in answer.table.rows])
+    if not {"table_", "rows"} <= set(frame.columns):
+        return ()
+    return tuple(str(t) for t in frame.loc[frame["rows"].fillna(0) > 0, "table_"])
 
 
 def _tables_of(result: LogsQueryResult | LogsQueryPartialResult) -> tuple[list[LogsTable], str | None]:
