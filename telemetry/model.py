@@ -398,7 +398,8 @@ def global_predicates(query: Query, filters: Filters) -> tuple[Predicate, ...]:
         named = Equals("operation_Name", filters.operation)
         # A dependency, exception or trace may lack operation_Name (exports, the inference
         # server): its request's operation_Id places it in the operation too.
-        found.append(named if query.table == "requests" else AnyOf((named, InOperationsOf("requests", (named,)))))
+        linked = query.table in ("dependencies", "exceptions", "traces")
+        found.append(AnyOf((named, InOperationsOf("requests", (named,)))) if linked else named)
     if "result_code" in query.applies and filters.result_code:
         found.append(Equals("resultCode", filters.result_code))
     return tuple(found)
