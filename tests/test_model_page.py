@@ -100,7 +100,7 @@ def test_every_model_query_passes_kusto_in_both_schemas_with_hostile_values_as_s
     # over time with hostile features and services, another deployment, a chosen window.
     queries = [
         (FeatureDrift(), _ctx(demo_end)),
-        (FeatureDrift(over_time=True, features=HOSTILE), _ctx(demo_end, days=7, services=HOSTILE)),
+        (FeatureDrift(features=HOSTILE), _ctx(demo_end, days=7, services=HOSTILE)),
         (FeatureDrift(Reference("service", service=HOSTILE[1])), _ctx(demo_end, services=HOSTILE[:1])),
         (FeatureDrift(Reference("window", demo_end - timedelta(days=5), demo_end - timedelta(days=2))),
          _ctx(demo_end)),
@@ -115,7 +115,7 @@ def test_every_model_query_passes_kusto_in_both_schemas_with_hostile_values_as_s
 
 
 def test_hostile_values_reach_the_local_store_only_as_bound_parameters(demo_end: datetime) -> None:
-    for query, ctx in ((FeatureDrift(over_time=True, features=HOSTILE), _ctx(demo_end, services=HOSTILE)),
+    for query, ctx in ((FeatureDrift(features=HOSTILE), _ctx(demo_end, services=HOSTILE)),
                        (FeatureDrift(Reference("service", service=HOSTILE[1])), _ctx(demo_end, services=HOSTILE[:1]))):
         sql = render_sql(query, ctx)
         assert not any(value in sql.text for value in HOSTILE)
