@@ -3,10 +3,11 @@
 baseline  what a hand-written dashboard does: load the rows of the range (only the columns the
           page needs) from the store into pandas, then compute every panel in pandas: filters as
           boolean masks, groupby sums of itemCount, exact weighted percentiles by sorting.
-floor     the least any engine must do: one DuckDB scan per table of those columns over the
-          range, aggregated trivially (a sum per column, so every value is read).
+floor     the least any engine must do: one DuckDB scan per table of the columns the page's
+          aggregates (and its listings' filters and orders) read over the range, aggregated
+          trivially (a sum per column, so every value is read).
 
-Both compute from the same `page_reads`, so neither reads more or less than the page does.
+Both compute from the same `page_reads`, so neither reads more than the page does.
 """
 
 from __future__ import annotations
@@ -97,9 +98,11 @@ def _touch(table: str, column: str) -> str:
 
 
 def floor_scan(store: Path, queries: Sequence[Query], ctx: RenderContext) -> None:
+    """One pass over each table the page reads: the rows of its window, the columns its aggregates
+    and its listings' filters and orders read (not the columns a listing shows in its N rows)."""
     con = _connect(store)
     try:
-        for read in page_reads(queries, ctx).values():
+        for read in page_reads(queries, ctx, listed=False).values():
             con.execute(*_select(read, [_touch(read.table, c) for c in sorted(read.columns)])).fetchall()
     finally:
         con.close()

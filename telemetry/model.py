@@ -61,7 +61,11 @@ __all__ = [
     "split_column",
 ]
 
-Table = Literal["requests", "dependencies", "exceptions", "traces"]
+Table = Literal[
+    "requests", "dependencies", "exceptions", "traces",
+    # Azure ML online endpoints' own logs (workspace-only; see telemetry.endpoint_logs)
+    "AmlOnlineEndpointTrafficLog", "AmlOnlineEndpointConsoleLog", "AmlOnlineEndpointEventLog",
+]
 
 
 # --- predicates -----------------------------------------------------------------------------

@@ -89,6 +89,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from telemetry.demo import endpoints
 from telemetry.demo.drift import DRIFT_SERVICE, NEW_COUNTRY, drift_fraud, drift_start_us
 from telemetry.store import build_store
 
@@ -221,6 +222,7 @@ SERVICES: Final[tuple[_Service, ...]] = (
 )
 _INCIDENT_RATES: Final = np.array([0.0, 0.16, 0.04, 0.07, 0.03])  # 400, 500, 502, 503, 504 at the plateau
 _N_INSTANCES: Final = sum(len(s.instances) for s in SERVICES)
+_ENDPOINT_SERVICE: Final = next(i for i, s in enumerate(SERVICES) if s.name == endpoints.ENDPOINT)
 
 _FEATURE_HOST: Final = "features.contoso.internal"
 _SQL_TARGET: Final = "tcp:sql-ml.database.windows.net | featuresdb"
@@ -267,6 +269,12 @@ def generate(
             for table, rows in _service_chunk(plan, si, svc, t0, t0 + span, rng).items():
                 if rows.num_rows:
                     parts[table].append(rows)
+        # The fraud-scorer endpoint's own logs (telemetry.demo.endpoints), from its App Insights requests.
+        key = (t0 // _MIN_US, span // _MIN_US, len(SERVICES))
+        logs = endpoints.endpoint_logs(
+            plan.start_us, plan.end_us, t0, t0 + span, pa.concat_tables(parts["requests"], promote_options="default"),
+            plan.starts[_ENDPOINT_SERVICE], np.random.default_rng(np.random.SeedSequence(plan.seed, spawn_key=key)))
+        parts.update({table: [rows] for table, rows in logs.items()})
         for table, tables in parts.items():
             if tables:
                 yield table, pa.concat_tables(tables, promote_options="default")
