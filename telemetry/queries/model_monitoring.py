@@ -134,6 +134,9 @@ class FeatureDrift(SelfRendered):
     table: Literal["traces"] = "traces"
     applies: frozenset[GlobalFilter] = frozenset()  # the services are read from the filters here
     where: tuple[Predicate, ...] = ()
+    # The rows are a bag of parts; their order carries nothing (both dialects sort for a stable
+    # answer, but nothing reading it may rely on the order).
+    order_by: tuple[tuple[str, Literal["asc", "desc"]], ...] = ()
     description: str = field(default=(
         "Features of the logged inputs and predictions per service: JSON kinds, numeric ranges and "
         "moments, equal-width histograms over the combined range, top categories; reference and current "
