@@ -321,3 +321,10 @@ def test_over_the_logs_api_the_page_is_one_request_whose_answer_does_not_follow_
     # digits grow.
     assert large_rows == small_rows, seen
     assert large_json <= 1.1 * small_json, seen
+
+
+def test_a_range_without_logged_payloads_says_so(app_env: Path, demo_end: datetime) -> None:
+    at = run_page("pages/model.py", **window_params(demo_end - timedelta(days=90), demo_end - timedelta(days=89)))
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("No logged inputs or predictions" in i for i in texts(at, "info")), texts(at, "info")
+    assert not at.main.error
