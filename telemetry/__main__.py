@@ -123,7 +123,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     ctx = _context(args)
     if args.command == "kql":
-        print(render_kql(query, ctx, args.schema))
+        try:
+            print(render_kql(query, ctx, args.schema))
+        except TelemetryError as error:  # an online endpoint log asked in the classic schema
+            print(f"error: {error}", file=sys.stderr)
+            return 1
         return 0
     outcome = LocalSource(args.store).run([query], ctx)[0]
     if isinstance(outcome, TelemetryError):
