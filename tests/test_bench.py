@@ -164,3 +164,14 @@ def test_the_readme_shows_the_benchmark_tables_of_this_commits_results() -> None
     shown = readme.split("<!-- bench:start -->\n", 1)[1].split("\n<!-- bench:end -->", 1)[0]
     results = json.loads((root / "bench" / "results.json").read_text(encoding="utf-8"))
     assert shown.strip() == markdown(results).strip()
+
+
+def test_the_readme_shows_the_model_benchmark_of_this_commits_results() -> None:
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("<!-- model-bench:start -->\n", 1)[1].split("\n<!-- model-bench:end -->", 1)[0]
+    results = json.loads((root / "bench" / "model_results.json").read_text(encoding="utf-8"))
+    from bench.model_bench import markdown as model_markdown
+
+    assert shown.strip() == model_markdown(results).strip()
+    assert (root / "bench" / "model_results.md").read_text(encoding="utf-8").strip() == shown.strip()
