@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from components.auth import require_sign_in
 from components.charts import duration_histogram
 from components.deployment_charts import PERCENTILE_DASH, event_clusters, mark_events, per_deployment_chart
 from components.filters import current_filters, url_text
@@ -30,6 +31,7 @@ from telemetry.queries.deployments import (
 )
 from telemetry.results import Outcome, QueryResult
 
+require_sign_in()  # here too: Streamlit's legacy pages/ routing can run this file without app.py
 filters = current_filters()
 # These tables exist only in workspaces: a classic resource is told so and asked nothing; the
 # local store keeps them under their workspace names, so its panels show workspace KQL.
