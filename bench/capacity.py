@@ -398,7 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({k: v for k, v in found.items() if k != "runs"}, indent=1))
     if not args.no_write:
         write(found, args.out)
-    return 0 if all(r["errors"] == 0 for r in found["runs"]) else 1
+    measured = [m for r in found["runs"] for m in (r, r.get("baseline")) if m is not None]
+    return 0 if all(m["errors"] == 0 for m in measured) else 1
 
 
 if __name__ == "__main__":
