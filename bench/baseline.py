@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from bench.columns import TableRead, page_reads
+from bench.model_monitoring import MODEL_COLUMNS, pandas_features
 from telemetry.filters import Window
 from telemetry.model import (
     AllOf,
@@ -60,6 +61,7 @@ from telemetry.model import (
     global_predicates,
     split_column,
 )
+from telemetry.queries.model_monitoring import FeatureDrift
 from telemetry.schema import columns
 from telemetry.sources.local import MEMORY_LIMIT
 from telemetry.store import connect
@@ -139,6 +141,13 @@ def _rows(query: Query, frames: dict[str, pd.DataFrame], ctx: RenderContext) -> 
 
 
 def _evaluate(query: Query, frames: dict[str, pd.DataFrame], ctx: RenderContext) -> pd.DataFrame:
+    if isinstance(query, FeatureDrift):
+        trace = frames[query.table]
+        services = query.reference.service and (*ctx.filters.services, query.reference.service)
+        keep = trace["message"].isin(["STDOUT", "model_data_collection"])
+        if services or ctx.filters.services:
+            keep &= trace["cloud_RoleName"].isin(services or ctx.filters.services)
+        return pandas_features(trace[keep][list(MODEL_COLUMNS)], query, ctx)
     rows = _rows(query, frames, ctx)
     if isinstance(query, Listing):
         picked = _top(rows, query.order_by, query.offset + query.limit).iloc[query.offset:]

@@ -23,6 +23,7 @@ from telemetry.model import (
     Property,
     Query,
     RenderContext,
+    SelfRendered,
     SeriesSplit,
     WeightedMean,
     WeightedPercentile,
@@ -57,6 +58,11 @@ def page_reads(queries: Sequence[Query], ctx: RenderContext, *, listed: bool = T
         entry.columns.update(columns)
 
     for query in queries:
+        if isinstance(query, SelfRendered):  # the Model page: payload traces, parsed whole
+            from bench.model_monitoring import MODEL_COLUMNS
+
+            read(query.table, ctx.read_window(query), MODEL_COLUMNS)
+            continue
         predicates = (*global_predicates(query, ctx.filters), *query.where)
         read(query.table, ctx.read_window(query), _query_columns(query, ctx, predicates, listed))
         for inner in _sub_selects(predicates):  # an IN (SELECT … FROM other table)

@@ -50,14 +50,15 @@ def wait_healthy(base: str, process: subprocess.Popen[bytes], timeout_s: float) 
 @contextmanager
 def served(
     store: Path, *, log: IO[bytes] | int = subprocess.DEVNULL, env: dict[str, str] | None = None,
-    timeout_s: float = 60, args: Sequence[str] = (), root: Path = ROOT,
+    timeout_s: float = 60, start: tuple[str, ...] = (), args: Sequence[str] = (), root: Path = ROOT,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """The app on `store`, headless on 127.0.0.1: its base URL and process, stopped on exit.
-    `args`: more `streamlit run` flags (e.g. "--server.fileWatcherType", "auto"); `root`: another
-    copy of the app to serve (a benchmark's baseline)."""
+    `start` replaces this script (e.g. plain `streamlit run app.py`); `args`: more `streamlit run`
+    flags (e.g. "--server.fileWatcherType", "auto"); `root`: another copy of the app to serve (a
+    benchmark's baseline)."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, str(root / "scripts" / "run_app.py"), "--server.headless", "true",
+        [sys.executable, *(start or (str(root / "scripts" / "run_app.py"),)), "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port), *args],
         cwd=root, env={**os.environ, **(env or {}), "ENDPOINT_MONITOR_STORE": str(Path(store).resolve())},
         stdout=log, stderr=subprocess.STDOUT,
