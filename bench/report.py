@@ -229,6 +229,8 @@ def capacity_tables(results: dict[str, Any]) -> list[str]:
                 return cells
 
             lines += _table(head, [page_row(page) for page in cold])
+        for name, pages in found.get("pages_left_out", {}).items():
+            lines += ["", f"Left out: {', '.join(pages)} (not pages of the {name} app)."]
         lines += ["", f"Server memory: {found['rss_after_warm_up_mb']:,.0f} MB resident after the warm-up, "
                   f"{found['rss_mb']:,.0f} MB after {found['views']:,} views, peak {found['peak_rss_mb']:,.0f} MB."]
         if soak := found.get("soak"):
