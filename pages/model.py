@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.auth import require_sign_in
 from components.filters import current_filters, url_params, write_url
 from components.model_charts import distribution_overlay, drift_over_time
 from components.panels import empty_text, show_panel
@@ -24,6 +25,7 @@ from telemetry.queries.model_monitoring import (
 )
 from telemetry.results import Outcome, QueryResult
 
+require_sign_in()  # here too: Streamlit's legacy pages/ routing can run this file without app.py
 filters = current_filters()
 schema = current_source().kql_schema
 ctx = RenderContext.of(filters)

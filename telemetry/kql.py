@@ -6,6 +6,8 @@ classic, a bool in the workspace), so those are the only places the dialects par
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from telemetry.filters import Window
 from telemetry.kql_literals import datetime_literal, string_literal, timespan_literal
 from telemetry.model import (
@@ -119,7 +121,8 @@ class _Dialect:
             case WeightedPercentile(column=column, percent=percent):
                 return f"percentilew({self.col(column)}, {weight}, {_number(percent)})"
             case WeightedMean(column=column):
-                return f"sum({self.col(column)} * {weight}) / todouble(sum({weight}))"
+                # rows without a value do not count: sum() skips them, so must the weights
+                return f"sum({self.col(column)} * {weight}) / todouble(sumif({weight}, isnotnull({self.col(column)})))"
             case Earliest(column=column):
                 return f"min({self.col(column)})"
             case Latest(column=column):
@@ -156,7 +159,8 @@ def render_kql(query: Query, ctx: RenderContext, schema: Schema, *, bounded: boo
         return query.kql(ctx, schema)
     d = _Dialect(query.table, schema)
     lines = [d.source(), *([f"| where {d.window(ctx.read_window(query))}"] if bounded else [])]
-    lines += [f"| where {d.predicate(p, ctx)}" for p in global_predicates(query, ctx.filters) + query.where]
+    within = replace(ctx, window=ctx.read_window(query))  # InOperationsOf looks in the window the query reads
+    lines += [f"| where {d.predicate(p, within)}" for p in global_predicates(query, ctx.filters) + query.where]
     if isinstance(query, Listing):
         lines += _listing_tail(query, d)
     else:
