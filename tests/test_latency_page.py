@@ -258,7 +258,8 @@ def test_the_page_shows_the_pandas_percentiles_under_these_filters(
     assert len(at.get("plotly_chart")) == 2
     operations, slowest = (d.value for d in at.dataframe)
     assert operations["requests"].sum() == rows["itemCount"].sum()
-    assert slowest["duration"].max() == rows["duration"].max()
+    longest = rows["duration"].max()  # shown in seconds when over 10 s (components.tables.duration_column)
+    assert slowest["duration"].max() == (longest / 1000 if longest > 10_000 else longest)
 
 
 @pytest.mark.parametrize("params", [
