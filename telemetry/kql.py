@@ -53,9 +53,10 @@ __all__ = ["KqlDialect", "render_kql"]
 
 
 class _Dialect:
-    def __init__(self, table: str, schema: Schema) -> None:
+    def __init__(self, table: str, schema: Schema, *, bounded: bool = True) -> None:
         self.table = table
         self.schema = schema
+        self.bounded = bounded  # False in an alert rule: Azure Monitor sets every table's range
 
     def source(self) -> str:
         if is_endpoint_table(self.table):
@@ -106,8 +107,8 @@ class _Dialect:
             case AllOf(predicates=preds):
                 return "(" + " and ".join(self.predicate(p, ctx) for p in preds) + ")"
             case InOperationsOf(table=table, where=where):
-                inner = _Dialect(table, self.schema)
-                lines = [inner.source(), f"| where {inner.window(ctx.window)}"]
+                inner = _Dialect(table, self.schema, bounded=self.bounded)
+                lines = [inner.source(), *([f"| where {inner.window(ctx.window)}"] if self.bounded else [])]
                 lines += [f"| where {inner.predicate(p, ctx)}" for p in where]
                 lines.append(f"| distinct {inner.col('operation_Id')}")
                 return f"{self.col('operation_Id')} in ({' '.join(lines)})"
@@ -161,7 +162,7 @@ def render_kql(query: Query, ctx: RenderContext, schema: Schema, *, bounded: boo
     """
     if isinstance(query, SelfRendered):
         return query.kql(ctx, schema)
-    d = _Dialect(query.table, schema)
+    d = _Dialect(query.table, schema, bounded=bounded)
     lines = [d.source(), *([f"| where {d.window(ctx.read_window(query))}"] if bounded else [])]
     within = replace(ctx, window=ctx.read_window(query))  # InOperationsOf looks in the window the query reads
     lines += [f"| where {d.predicate(p, within)}" for p in global_predicates(query, ctx.filters) + query.where]
