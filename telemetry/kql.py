@@ -6,6 +6,7 @@ classic, a bool in the workspace), so those are the only places the dialects par
 
 from __future__ import annotations
 
+from telemetry.derived import DERIVED, REQ_FAILED, REQ_ID, derived_used, kql_columns
 from telemetry.filters import Window
 from telemetry.kql_literals import datetime_literal, string_literal, timespan_literal
 from telemetry.model import (
@@ -57,16 +58,26 @@ class _Dialect:
         return self.table if self.schema == "classic" else WORKSPACE_TABLES[self.table]
 
     def col(self, column: str) -> str:
+        if column in DERIVED.get(self.table, {}):
+            return column  # computed by `derive`
         return column if self.schema == "classic" else workspace_column(self.table, column)
+
+    def derive(self, query: object) -> list[str]:
+        """An extend of the derived columns (telemetry.derived) `query` reads, if any."""
+        names = derived_used(query, self.table)
+        return [f"| extend {body}" for body in kql_columns(self.table, names, self.col, self.failed(False, standard=True))] \
+            if names else []
 
     def text(self, column: Field) -> str:
         """A column or property as a string, whatever its type (dynamic bags are searched as JSON text)."""
         if isinstance(column, Property):
             return f"tostring({self.col(column.column)}[{string_literal(column.key)}])"
         name = self.col(column)
-        return f"tostring({name})" if columns(self.table)[column] == "dynamic" else name
+        return f"tostring({name})" if columns(self.table).get(column) == "dynamic" else name
 
-    def failed(self, negate: bool) -> str:
+    def failed(self, negate: bool, standard: bool = False) -> str:
+        if self.table == "requests" and not standard:  # the server's own outcome where it gave one
+            return f"not({REQ_FAILED})" if negate else REQ_FAILED
         if self.schema == "classic":
             return f'success == "{"True" if negate else "False"}"'
         return f"Success == {'true' if negate else 'false'}"
@@ -99,10 +110,10 @@ class _Dialect:
                 return "(" + " and ".join(self.predicate(p, ctx) for p in preds) + ")"
             case InOperationsOf(table=table, where=where):
                 inner = _Dialect(table, self.schema)
-                lines = [inner.source(), f"| where {inner.window(ctx.window)}"]
+                lines = [inner.source(), f"| where {inner.window(ctx.window)}", *inner.derive((where, REQ_ID))]
                 lines += [f"| where {inner.predicate(p, ctx)}" for p in where]
-                lines.append(f"| distinct {inner.col('operation_Id')}")
-                return f"{self.col('operation_Id')} in ({' '.join(lines)})"
+                lines.append(f"| distinct {REQ_ID}")
+                return f"{REQ_ID} in ({' '.join(lines)})"
         raise TypeError(f"unknown predicate {pred!r}")
 
     def measure(self, measure: Measure, ctx: RenderContext) -> str:
@@ -143,6 +154,7 @@ def render_kql(query: Query, ctx: RenderContext, schema: Schema) -> str:
     """KQL text for `query` under `ctx`; user values appear only as escaped string literals."""
     d = _Dialect(query.table, schema)
     lines = [d.source(), f"| where {d.window(ctx.read_window(query))}"]
+    lines += d.derive((query, global_predicates(query, ctx.filters)))
     lines += [f"| where {d.predicate(p, ctx)}" for p in global_predicates(query, ctx.filters) + query.where]
     if isinstance(query, Listing):
         lines += _listing_tail(query, d)

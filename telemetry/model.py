@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Final, Literal, TypeAlias
 
+from telemetry.derived import DERIVED, REQ_CODE
 from telemetry.filters import Filters, Window
 from telemetry.schema import columns
 
@@ -68,7 +69,8 @@ Table = Literal["requests", "dependencies", "exceptions", "traces"]
 
 @dataclass(frozen=True)
 class Failed:
-    """The call failed: classic `success == "False"`, workspace `Success == false`."""
+    """The call failed: classic `success == "False"`, workspace `Success == false`; for requests,
+    the inference server's own outcome where it gave one (`telemetry.derived.REQ_FAILED`)."""
 
     negate: bool = False  # True: the call succeeded
 
@@ -365,7 +367,7 @@ def global_predicates(query: Query, filters: Filters) -> tuple[Predicate, ...]:
     if "operation" in query.applies and filters.operation:
         found.append(Equals("operation_Name", filters.operation))
     if "result_code" in query.applies and filters.result_code:
-        found.append(Equals("resultCode", filters.result_code))
+        found.append(Equals(REQ_CODE, filters.result_code))  # the code the server answered with
     return tuple(found)
 
 
@@ -386,7 +388,7 @@ _KIND_OF_TYPE: dict[str, ResultKind] = {
 
 def result_columns(query: Query) -> list[ResultColumn]:
     """The columns a query answers with, in order, the same in every dialect."""
-    types = columns(query.table)
+    types = {**columns(query.table), **DERIVED.get(query.table, {})}
     if isinstance(query, Listing):
         return [ResultColumn(col.name, _KIND_OF_TYPE[types[col.column]]) for col in query.columns]
     found: list[ResultColumn] = []

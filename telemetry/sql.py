@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
 
+from telemetry.derived import REQ_FAILED, REQ_ID, sql_source
 from telemetry.filters import Window
 from telemetry.model import (
     AllOf,
@@ -72,6 +73,7 @@ def _q(name: str) -> str:
 class _Builder:
     ctx: RenderContext
     params: list[object] = field(default_factory=list)
+    table: str = ""
 
     def bind(self, value: object) -> str:
         self.params.append(value)
@@ -88,6 +90,8 @@ class _Builder:
 
     def predicate(self, pred: Predicate) -> str:
         match pred:
+            case Failed(negate=negate) if self.table == "requests":  # the server's own outcome (telemetry.derived)
+                return f"NOT {REQ_FAILED}" if negate else REQ_FAILED
             case Failed(negate=negate):
                 return f"success = '{'True' if negate else 'False'}'"
             case Equals(column=column, value=value):
@@ -112,8 +116,9 @@ class _Builder:
             case AllOf(predicates=preds):
                 return "(" + " AND ".join(self.predicate(p) for p in preds) + ")"
             case InOperationsOf(table=table, where=where):
-                conds = [self.window(self.ctx.window), *(self.predicate(p) for p in where)]
-                return f"operation_Id IN (SELECT operation_Id FROM {table} WHERE {' AND '.join(conds)})"
+                inner = _Builder(self.ctx, self.params, table)  # binds into the same parameter list
+                conds = [inner.window(self.ctx.window), *(inner.predicate(p) for p in where)]
+                return f"{REQ_ID} IN (SELECT {REQ_ID} FROM {sql_source(table)} WHERE {' AND '.join(conds)})"
         raise TypeError(f"unknown predicate {pred!r}")
 
     def field(self, column: Field) -> str:
@@ -173,7 +178,7 @@ def has_pattern(text: str) -> str:
 
 
 def render_sql(query: Query, ctx: RenderContext) -> SqlQuery:
-    b = _Builder(ctx)
+    b = _Builder(ctx, table=query.table)
     text = _listing(query, b) if isinstance(query, Listing) else _summary(query, b)
     return SqlQuery(text, b.params)
 
@@ -181,7 +186,7 @@ def render_sql(query: Query, ctx: RenderContext) -> SqlQuery:
 def _listing(query: Listing, b: _Builder) -> str:
     cols = ", ".join(f"{_q(c.column)} AS {_q(c.name)}" for c in query.columns)
     return (
-        f"SELECT {cols} FROM {query.table} WHERE {b.where(query)} "
+        f"SELECT {cols} FROM {sql_source(query.table)} WHERE {b.where(query)} "
         f"ORDER BY {_order(query.order_by)} LIMIT {int(query.limit)} OFFSET {int(query.offset)}"
     )
 
@@ -220,7 +225,7 @@ def _summary(query: Summary, b: _Builder) -> str:
         select = [f"{expr} AS {_q(alias)}" for alias, expr in dims]
         select += [f"{b.measure(m)} AS {_q(m.alias)}" for m in others]
         group = " GROUP BY ALL" if dims else ""
-        return f"SELECT {', '.join(select)} FROM {query.table} WHERE {b.where(query)}{group}{tail}"
+        return f"SELECT {', '.join(select)} FROM {sql_source(query.table)} WHERE {b.where(query)}{group}{tail}"
     return _with_percentiles(query, b, dims, names, percentiles, others) + tail
 
 
@@ -246,7 +251,7 @@ def _with_percentiles(
     bucket = f"round(ln(greatest({_q(column)}, {_SMALLEST})) / {_LOG_RATIO!r})"
     hist_select = [f"{expr} AS {_q(alias)}" for alias, expr in dims] + [f"{bucket} AS b_", "sum(itemCount) AS w_"]
     hist_select += [f"{_partial(m, b)} AS {name}" for m, name in parts]
-    hist = f"SELECT {', '.join(hist_select)} FROM {query.table} WHERE {b.where(query)} GROUP BY ALL"
+    hist = f"SELECT {', '.join(hist_select)} FROM {sql_source(query.table)} WHERE {b.where(query)} GROUP BY ALL"
     # b_ is unique within a partition, so a ROWS frame gives the running sum RANGE would.
     cum = (
         f"SELECT *, sum(w_) OVER ({partition}ORDER BY b_ ROWS UNBOUNDED PRECEDING) AS cw_, "
@@ -262,7 +267,7 @@ def _with_percentiles(
     # The dimensions are rendered again: a Period binds its own parameter where it appears.
     dc_select = [f"{expr} AS {_q(alias)}" for alias, expr in _dimensions(query, b)]
     dc_select += [f"{b.measure(m)} AS {_q(m.alias)}" for m in distinct]
-    dc = f"SELECT {', '.join(dc_select)} FROM {query.table} WHERE {b.where(query)}{' GROUP BY ALL' if dims else ''}"
+    dc = f"SELECT {', '.join(dc_select)} FROM {sql_source(query.table)} WHERE {b.where(query)}{' GROUP BY ALL' if dims else ''}"
     main = ", ".join([*names, *(f"{read[id(m)]} AS {_q(m.alias)}" for m in query.measures if id(m) in read)])
     join = " AND ".join(f"main_.{n} IS NOT DISTINCT FROM dc_.{n}" for n in names) or "TRUE"
     measures = [f"{'dc_' if isinstance(m, DistinctCount) else 'main_'}.{_q(m.alias)}" for m in query.measures]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from telemetry.derived import REQ_ID
 from telemetry.filters import Filters, TimeRange
 from telemetry.kql import render_kql
 from telemetry.model import Equals, Listing, RenderContext
@@ -195,7 +196,7 @@ def test_end_to_end_view_holds_exactly_the_rows_with_that_operation_id(
     op = exceptions.loc[exceptions["cloud_RoleName"] == "churn-regressor", "operation_Id"].iloc[-1]
     queries = operation_queries(op)
     assert [q.table for q in queries] == ["requests", "dependencies", "traces", "exceptions"]
-    assert all(q.where == (Equals("operation_Id", op),) and not q.applies for q in queries)
+    assert all(q.where == (Equals(REQ_ID, op),) and not q.applies for q in queries)
     frames = _run(demo_store, queries, filters)
     for query, frame in zip(queries, frames, strict=True):
         rows = _in_window(demo_frames[query.table], filters)

@@ -15,6 +15,7 @@ from typing import Final, Literal
 
 import pandas as pd
 
+from telemetry.derived import REQ_CODE, REQ_DURATION, REQ_FAILED, REQ_ID
 from telemetry.filters import clean_text
 from telemetry.model import (
     AllOf,
@@ -77,7 +78,7 @@ class TraceSearch:
         if self.min_severity is not None:
             found.append(AtLeast("severityLevel", self.min_severity))
         if self.operation_id:
-            found.append(Equals("operation_Id", self.operation_id))
+            found.append(Equals(REQ_ID, self.operation_id))
         return tuple(found)
 
 
@@ -124,9 +125,9 @@ def search_from_params(params: Mapping[str, str | Sequence[str]]) -> tuple[Trace
     return TraceSearch(text, match, severity, op), page, warnings
 
 
-_SEARCH_COLUMNS: Final = tuple(
-    Column(c) for c in ("timestamp", "severityLevel", "message", "customDimensions", "operation_Id",
-                        "operation_Name", "cloud_RoleName", "cloud_RoleInstance", "itemCount")
+_SEARCH_COLUMNS: Final = (
+    *(Column(c) for c in ("timestamp", "severityLevel", "message", "customDimensions")), Column(REQ_ID, "operation_Id"),
+    *(Column(c) for c in ("operation_Name", "cloud_RoleName", "cloud_RoleInstance", "itemCount")),
 )
 # Ties on timestamp are broken so that pages never overlap (itemId has no workspace column).
 _NEWEST_FIRST: Final = (("timestamp", "desc"), ("operation_Id", "asc"), ("message", "asc"))
@@ -169,8 +170,8 @@ def payload_listing(limit: int = PAYLOAD_ROWS) -> Listing:
     return Listing(
         name="traces.payloads",
         table="traces",
-        columns=tuple(Column(c) for c in ("timestamp", "operation_Id", "cloud_RoleName", "message",
-                                          "customDimensions")),
+        columns=(Column("timestamp"), Column(REQ_ID, "operation_Id"), Column("cloud_RoleName"), Column("message"),
+                 Column("customDimensions")),
         where=(PAYLOAD,),
         order_by=_NEWEST_FIRST,
         limit=limit,
@@ -193,9 +194,12 @@ PAYLOAD_SIZES: Final = Summary(
 # --- one operation, end to end ----------------------------------------------------------------
 
 OPERATION_LIMIT: Final = 500
+# The request's own status, outcome and duration (telemetry.derived), under the standard names.
+_AS_SERVER_SAID: Final = {"duration": Column(REQ_DURATION, "duration"), "resultCode": Column(REQ_CODE, "resultCode"),
+                          "failed": Column(REQ_FAILED, "failed")}
 _OPERATION_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
-    "requests": ("timestamp", "id", "name", "duration", "resultCode", "success", "url", "operation_ParentId",
-                 "cloud_RoleName", "cloud_RoleInstance", "itemCount"),
+    "requests": ("timestamp", "id", "name", "duration", "resultCode", "failed", "url", "operation_ParentId",
+                 "cloud_RoleName", "cloud_RoleInstance", "customDimensions", "itemCount"),
     "dependencies": ("timestamp", "id", "type", "target", "name", "data", "duration", "resultCode", "success",
                      "operation_ParentId", "cloud_RoleName", "itemCount"),
     "traces": ("timestamp", "message", "severityLevel", "customDimensions", "operation_ParentId",
@@ -209,8 +213,9 @@ def operation_listing(table: str, op: str) -> Listing:
     return Listing(
         name=f"operation.{table}",
         table=table,  # type: ignore[arg-type]
-        columns=tuple(Column(c) for c in _OPERATION_COLUMNS[table]),
-        where=(Equals("operation_Id", op),),
+        columns=tuple(_AS_SERVER_SAID.get(c, Column(c)) if table == "requests" else Column(c)
+                      for c in _OPERATION_COLUMNS[table]),
+        where=(Equals(REQ_ID, op),),
         applies=frozenset(),  # every part of the operation, whichever service or operation logged it
         order_by=(("timestamp", "asc"),),
         limit=OPERATION_LIMIT,
@@ -253,7 +258,8 @@ def operation_events(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             "label": label_of(frame).astype("string"),
             "start": start,
             "end": start + span,
-            "failed": _failed(frame["success"]) if "success" in frame else kind == "exceptions",
+            "failed": frame["failed"].fillna(False).astype(bool) if "failed" in frame
+            else _failed(frame["success"]) if "success" in frame else kind == "exceptions",
             "detail": detail_of(frame).astype("string"),
         }))
     if not parts:

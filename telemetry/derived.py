@@ -1,0 +1,157 @@
+"""A request's status, outcome, duration and id, and the request a trace or exception belongs to:
+one definition, rendered to KQL (classic and workspace) and to DuckDB SQL.
+
+Azure ML's inference server (`azmlinfsrv`) does not fill the standard columns: 1.5.x opens and
+closes each request's span after the response, so `duration` is ~0 ms, and both 1.4.x and 1.5.x
+leave `resultCode` "0" and `success` true even on a 500. Its own values are properties of the row:
+`resultCode` (or `http.status_code`), `success`, `duration` ("00:00:00.002", or "1.02:03:04.005"
+past a day) and `Request Id` (or `ai.operation.id`). A row carrying the server's result-code
+property is read from those properties; every other row from the standard columns.
+
+Its traces and exceptions carry an all-zero (or empty) `operation_Id`; they name their request
+in a `Request Id` property, flat or inside `custom_dimensions`, a Python repr of a dict
+("{'Container Id': 'x', 'Request Id': 'f1fe…', …}").
+
+Queries name these columns like stored ones; the renderers compute them per row:
+
+    req_code      requests   the status code the server answered with (text)
+    req_failed    requests   the request failed (bool); `model.Failed` on requests reads it
+    req_duration  requests   the duration in ms the server measured (dependencies: their own
+                             duration, so latency and dependency panels share one histogram)
+    req_id        every table: a request's id, or the id of the request a row belongs to
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Final
+
+__all__ = [
+    "DERIVED",
+    "REQ_CODE",
+    "REQ_DURATION",
+    "REQ_FAILED",
+    "REQ_ID",
+    "ZERO_OPERATION",
+    "derived_used",
+    "kql_columns",
+    "sql_source",
+]
+
+REQ_CODE: Final = "req_code"
+REQ_FAILED: Final = "req_failed"
+REQ_DURATION: Final = "req_duration"
+REQ_ID: Final = "req_id"
+
+# table -> derived column -> Kusto type
+DERIVED: Final[dict[str, dict[str, str]]] = {
+    "requests": {REQ_CODE: "string", REQ_FAILED: "bool", REQ_DURATION: "real", REQ_ID: "string"},
+    "dependencies": {REQ_DURATION: "real", REQ_ID: "string"},
+    "exceptions": {REQ_ID: "string"},
+    "traces": {REQ_ID: "string"},
+}
+
+ZERO_OPERATION: Final = "0" * 32
+# The request id inside a Python-repr property bag (1.5.x's `custom_dimensions`).
+_REPR_REQUEST_ID: Final = r"'Request Id': '([^']*)'"
+
+
+def derived_used(query: object, table: str) -> list[str]:
+    """The derived columns of `table` a query refers to, in DERIVED's order.
+
+    Walks the query's dataclasses and tuples for column names; `Failed` on requests needs
+    req_failed, and a join on the operations of another table (InOperationsOf) needs req_id."""
+    from telemetry.model import Failed, InOperationsOf
+
+    found: set[str] = set()
+    stack: list[object] = [query]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            found.add(node)
+        elif isinstance(node, Failed):
+            found.add(REQ_FAILED)
+        elif isinstance(node, InOperationsOf):
+            found.add(REQ_ID)  # its own table's columns are rendered by its own renderer
+        elif isinstance(node, tuple | list | frozenset):
+            stack.extend(node)
+        elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+            stack.extend(getattr(node, f.name) for f in dataclasses.fields(node))
+    return [name for name in DERIVED.get(table, {}) if name in found]
+
+
+# --- KQL --------------------------------------------------------------------------------------
+
+
+def kql_columns(table: str, names: list[str], col: Callable[[str], str], failed: str) -> list[str]:
+    """The bodies of the extends that compute `names` (`a = …, b = …`; an extend cannot read a column
+    it defines itself, so the server's result code comes first, alone), in terms of the dialect's
+    column names (`col`) and its standard failure test (`success == "False"` or `Success == false`)."""
+    props = col("customDimensions")
+
+    def prop(key: str) -> str:
+        return f'tostring({props}["{key}"])'
+
+    server_code = "server_code_"  # the server's own result code; empty on every other row
+    server = f"isnotempty({server_code})"
+    op = col("operation_Id")
+    linked = (f'iff(isempty({op}) or {op} == "{ZERO_OPERATION}", coalesce({prop("Request Id")}, '
+              f'extract(@"{_REPR_REQUEST_ID}", 1, {prop("custom_dimensions")})), {op})')
+    expressions = {
+        REQ_CODE: f'coalesce({server_code}, {col("resultCode")})' if table == "requests" else "",
+        REQ_FAILED: (f'iff({server}, tolower({prop("success")}) == "false" or toint({server_code}) >= 400, {failed})'),
+        REQ_DURATION: (f'iff({server}, coalesce(totimespan({prop("duration")}) / 1ms, {col("duration")}), '
+                       f'{col("duration")})') if table == "requests" else col("duration"),
+        REQ_ID: (f'iff({server}, coalesce({prop("Request Id")}, {prop("ai.operation.id")}, {op}), {op})'
+                 if table == "requests" else linked),
+    }
+    first = ([f'{server_code} = coalesce({prop("resultCode")}, {prop("http.status_code")})']
+             if table == "requests" and names else [])
+    return first + [", ".join(f"{name} = {expressions[name]}" for name in names)]
+
+
+# --- DuckDB SQL -------------------------------------------------------------------------------
+
+
+def _prop(key: str) -> str:
+    # try(): a bag App Insights cut mid-JSON (or any text an import kept) reads as NULL, not an error
+    return f"nullif(try(json_extract_string(customDimensions, '/{key}')), '')"
+
+
+_SERVER_CODE: Final = (
+    "CASE WHEN contains(customDimensions, '\"resultCode\"') OR contains(customDimensions, '\"http.status_code\"') "
+    f"THEN coalesce({_prop('resultCode')}, {_prop('http.status_code')}) END"
+)
+_SERVER_MS: Final = (
+    "epoch(TRY_CAST(regexp_replace(" + _prop("duration") + r", '^(\d+)\.(\d+:)', '\1 days \2') AS INTERVAL)) * 1000"
+)
+_LINKED: Final = (
+    "CASE WHEN coalesce(operation_Id, '') IN ('', '" + ZERO_OPERATION + "') THEN coalesce("
+    + _prop("Request Id") + ", nullif(regexp_extract(" + _prop("custom_dimensions") + ", '"
+    + _REPR_REQUEST_ID.replace("'", "''") + "', 1), ''), '') ELSE operation_Id END"
+)
+_SQL: Final[dict[str, dict[str, str]]] = {
+    "requests": {
+        REQ_CODE: "coalesce(server_code_, resultCode)",
+        REQ_FAILED: ("CASE WHEN server_code_ IS NOT NULL THEN coalesce(lower(" + _prop("success") + ") = 'false', false)"
+                     " OR coalesce(TRY_CAST(server_code_ AS INTEGER) >= 400, false) ELSE success = 'False' END"),
+        REQ_DURATION: f"CASE WHEN server_code_ IS NOT NULL THEN coalesce({_SERVER_MS}, duration) ELSE duration END",
+        REQ_ID: ("CASE WHEN server_code_ IS NOT NULL THEN coalesce(" + _prop("Request Id") + ", "
+                 + _prop("ai.operation.id") + ", operation_Id) ELSE operation_Id END"),
+    },
+    "dependencies": {REQ_DURATION: "duration", REQ_ID: _LINKED},
+    "exceptions": {REQ_ID: _LINKED},
+    "traces": {REQ_ID: _LINKED},
+}
+
+
+def sql_source(table: str) -> str:
+    """The table with its derived columns, to select FROM. DuckDB drops the ones a query does
+    not read, and pushes the time window below them, so an unused column costs nothing."""
+    derived = _SQL.get(table)
+    if not derived:
+        return table
+    columns = ", ".join(f"{expression} AS {name}" for name, expression in derived.items())
+    inner = f"(SELECT *, {_SERVER_CODE} AS server_code_ FROM {table})" if table == "requests" else table
+    return f"(SELECT *, {columns} FROM {inner}) AS {table}"
