@@ -29,6 +29,7 @@ from typing import Final
 
 __all__ = [
     "DERIVED",
+    "READS",
     "REQ_CODE",
     "REQ_DURATION",
     "REQ_FAILED",
@@ -50,6 +51,20 @@ DERIVED: Final[dict[str, dict[str, str]]] = {
     "dependencies": {REQ_DURATION: "real", REQ_ID: "string"},
     "exceptions": {REQ_ID: "string"},
     "traces": {REQ_ID: "string"},
+}
+
+# The stored columns each derived column reads (the benchmarks' floor reads what a page reads).
+_LINK_READS: Final = {REQ_ID: ("customDimensions", "operation_Id")}
+READS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
+    "requests": {
+        REQ_CODE: ("customDimensions", "resultCode"),
+        REQ_FAILED: ("customDimensions", "success"),
+        REQ_DURATION: ("customDimensions", "duration"),
+        REQ_ID: ("customDimensions", "operation_Id"),
+    },
+    "dependencies": {REQ_DURATION: ("duration",), **_LINK_READS},
+    "exceptions": _LINK_READS,
+    "traces": _LINK_READS,
 }
 
 ZERO_OPERATION: Final = "0" * 32
