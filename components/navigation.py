@@ -22,6 +22,7 @@ PAGES: Final = (
     ("pages/dependencies.py", "Dependencies", ":material/hub:", "dependency-calls"),
     ("pages/exceptions.py", "Exceptions", ":material/bug_report:", "exception-groups"),
     ("pages/traces.py", "Trace explorer", ":material/manage_search:", "trace-explorer"),
+    ("pages/checkup.py", "Telemetry check-up", ":material/health_and_safety:", "telemetry-checkup"),
 )
 
 

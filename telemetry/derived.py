@@ -19,6 +19,9 @@ Queries name these columns like stored ones; the renderers compute them per row:
     req_duration  requests   the duration in ms the server measured (dependencies: their own
                              duration, so latency and dependency panels share one histogram)
     req_id        every table: a request's id, or the id of the request a row belongs to
+    req_values    requests   whose values these are: "standard" (no server properties), else
+                             "server_agrees" or "server_disagrees" (the standard columns say
+                             another code or outcome, or a duration off by over 10 % and 1 ms)
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ __all__ = [
     "REQ_DURATION",
     "REQ_FAILED",
     "REQ_ID",
+    "REQ_VALUES",
     "ZERO_OPERATION",
     "derived_used",
     "kql_columns",
@@ -44,10 +48,11 @@ REQ_CODE: Final = "req_code"
 REQ_FAILED: Final = "req_failed"
 REQ_DURATION: Final = "req_duration"
 REQ_ID: Final = "req_id"
+REQ_VALUES: Final = "req_values"
 
 # table -> derived column -> Kusto type
 DERIVED: Final[dict[str, dict[str, str]]] = {
-    "requests": {REQ_CODE: "string", REQ_FAILED: "bool", REQ_DURATION: "real", REQ_ID: "string"},
+    "requests": {REQ_CODE: "string", REQ_FAILED: "bool", REQ_DURATION: "real", REQ_ID: "string", REQ_VALUES: "string"},
     "dependencies": {REQ_DURATION: "real", REQ_ID: "string"},
     "exceptions": {REQ_ID: "string"},
     "traces": {REQ_ID: "string"},
@@ -61,6 +66,7 @@ READS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
         REQ_FAILED: ("customDimensions", "success"),
         REQ_DURATION: ("customDimensions", "duration"),
         REQ_ID: ("customDimensions", "operation_Id"),
+        REQ_VALUES: ("customDimensions", "resultCode", "success", "duration"),
     },
     "dependencies": {REQ_DURATION: ("duration",), **_LINK_READS},
     "exceptions": _LINK_READS,
@@ -93,6 +99,8 @@ def derived_used(query: object, table: str) -> list[str]:
             stack.extend(node)
         elif dataclasses.is_dataclass(node) and not isinstance(node, type):
             stack.extend(getattr(node, f.name) for f in dataclasses.fields(node))
+    if REQ_VALUES in found:  # compares the standard columns with these
+        found.update((REQ_CODE, REQ_FAILED, REQ_DURATION))
     return [name for name in DERIVED.get(table, {}) if name in found]
 
 
@@ -123,7 +131,11 @@ def kql_columns(table: str, names: list[str], col: Callable[[str], str], failed:
     }
     first = ([f'{server_code} = coalesce({prop("resultCode")}, {prop("http.status_code")})']
              if table == "requests" and names else [])
-    return first + [", ".join(f"{name} = {expressions[name]}" for name in names)]
+    last = [(f'{REQ_VALUES} = iff(isempty({server_code}), "standard", iff({col("resultCode")} != {REQ_CODE} '
+             f'or ({failed}) != {REQ_FAILED} or abs({col("duration")} - {REQ_DURATION}) > max_of(1.0, 0.1 * '
+             f'{REQ_DURATION}), "server_disagrees", "server_agrees"))')] if REQ_VALUES in names else []
+    names = [name for name in names if name != REQ_VALUES]
+    return first + [", ".join(f"{name} = {expressions[name]}" for name in names)] + last
 
 
 # --- DuckDB SQL -------------------------------------------------------------------------------
@@ -161,6 +173,13 @@ _SQL: Final[dict[str, dict[str, str]]] = {
 }
 
 
+_SQL_VALUES: Final = (
+    "CASE WHEN server_code_ IS NULL THEN 'standard' WHEN resultCode IS DISTINCT FROM req_code "
+    "OR coalesce(success = 'False', false) <> req_failed OR abs(duration - req_duration) > greatest(1.0, 0.1 * req_duration) "
+    "THEN 'server_disagrees' ELSE 'server_agrees' END"
+)
+
+
 def sql_source(table: str) -> str:
     """The table with its derived columns, to select FROM. DuckDB drops the ones a query does
     not read, and pushes the time window below them, so an unused column costs nothing."""
@@ -168,5 +187,7 @@ def sql_source(table: str) -> str:
     if not derived:
         return table
     columns = ", ".join(f"{expression} AS {name}" for name, expression in derived.items())
-    inner = f"(SELECT *, {_SERVER_CODE} AS server_code_ FROM {table})" if table == "requests" else table
-    return f"(SELECT *, {columns} FROM {inner}) AS {table}"
+    if table != "requests":
+        return f"(SELECT *, {columns} FROM {table}) AS {table}"
+    inner = f"(SELECT *, {columns} FROM (SELECT *, {_SERVER_CODE} AS server_code_ FROM {table}))"
+    return f"(SELECT *, {_SQL_VALUES} AS {REQ_VALUES} FROM {inner}) AS {table}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 from telemetry.model import PanelFactory, Query
-from telemetry.queries import dependencies, exceptions, failures, latency, overview, requests, traces
+from telemetry.queries import checkup, dependencies, exceptions, failures, latency, overview, requests, traces
 
 __all__ = ["PANELS", "panel"]
 
@@ -22,6 +22,7 @@ PANELS: Final[dict[str, PanelFactory]] = {
     **dependencies.PANELS,
     **latency.PANELS,
     **overview.PANELS,
+    **checkup.PANELS,
 }
 
 

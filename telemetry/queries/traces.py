@@ -47,6 +47,7 @@ __all__ = [
     "operation_events",
     "operation_queries",
     "payload_listing",
+    "response_listing",
     "search_from_params",
     "search_listing",
 ]
@@ -130,7 +131,7 @@ _SEARCH_COLUMNS: Final = (
     *(Column(c) for c in ("operation_Name", "cloud_RoleName", "cloud_RoleInstance", "itemCount")),
 )
 # Ties on timestamp are broken so that pages never overlap (itemId has no workspace column).
-_NEWEST_FIRST: Final = (("timestamp", "desc"), ("operation_Id", "asc"), ("message", "asc"))
+_NEWEST_FIRST: Final = (("timestamp", "desc"), (REQ_ID, "asc"), ("message", "asc"))
 
 
 def search_listing(search: TraceSearch = TraceSearch(), page: int = 1) -> Listing:
@@ -158,12 +159,18 @@ def search_histogram(search: TraceSearch = TraceSearch()) -> Summary:
     )
 
 
-# What score.py logged about a call: a JSON print with its input, or data collection's rows.
+# What score.py logged about a call: a JSON print with its input (in Contents, or as the message
+# when Azure ML's inference server logged the print), or data collection's rows.
 PAYLOAD: Final = AnyOf((
     AllOf((Equals("message", "STDOUT"), Contains(CONTENTS, '"input"'))),
     Equals("message", "model_data_collection"),
+    Contains("message", '"input"'),
 ))
-AT_PROPERTY_LIMIT: Final = AnyOf((LengthAtLeast(CONTENTS, PROPERTY_LIMIT), LengthAtLeast(CONTENT, PROPERTY_LIMIT)))
+# Properties a payload travels in: print Contents, Content (older data collection), Input and
+# Prediction (the inference server's), and its whole repr bag under 1.5.x.
+_PAYLOAD_PROPERTIES: Final = (CONTENTS, CONTENT, *(Property("customDimensions", key)
+                                                   for key in ("Input", "Prediction", "custom_dimensions")))
+AT_PROPERTY_LIMIT: Final = AnyOf(tuple(LengthAtLeast(prop, PROPERTY_LIMIT) for prop in _PAYLOAD_PROPERTIES))
 
 
 def payload_listing(limit: int = PAYLOAD_ROWS) -> Listing:
@@ -176,6 +183,21 @@ def payload_listing(limit: int = PAYLOAD_ROWS) -> Listing:
         order_by=_NEWEST_FIRST,
         limit=limit,
         description=f"The newest {limit:,} payload rows: JSON prints with an input, and model data collection.",
+    )
+
+
+def response_listing(limit: int = PAYLOAD_ROWS) -> Listing:
+    """Requests that logged their response (the inference server's `Response Value`), with the
+    status and duration the server recorded: the payload view joins its calls to them."""
+    return Listing(
+        name="traces.responses",
+        table="requests",
+        columns=(Column("timestamp"), Column(REQ_ID, "operation_Id"), Column("cloud_RoleName"),
+                 Column(REQ_CODE, "resultCode"), Column(REQ_DURATION, "duration"), Column("customDimensions")),
+        where=(LengthAtLeast(Property("customDimensions", "Response Value"), 1),),
+        order_by=(("timestamp", "desc"), (REQ_ID, "asc")),
+        limit=limit,
+        description=f"The newest {limit:,} requests that logged their response, with their status and duration.",
     )
 
 
@@ -232,6 +254,7 @@ PANELS: Final[dict[str, PanelFactory]] = {
     "traces.search": search_listing,
     "traces.histogram": search_histogram,
     "traces.payloads": payload_listing,
+    "traces.responses": response_listing,
     "traces.payload_sizes": lambda: PAYLOAD_SIZES,
     **{f"operation.{table}": (lambda op, table=table: operation_listing(table, op)) for table in _OPERATION_COLUMNS},
 }
