@@ -153,12 +153,16 @@ def _derive(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     if table != "requests":
         op = frame["operation_Id"].astype("string").fillna("")
         lost = op.isin(["", ZERO_OPERATION])
-        linked = []
-        for bag in map(_bag, dims[lost].tolist()):
-            inner = _REPR_REQUEST_ID.search(_text_of(bag.get("custom_dimensions")))
-            linked.append(_text_of(bag.get("Request Id")) or (inner.group(1) if inner else ""))
+        may_name = (frame["message"] == "model_data_collection") if table == "traces" else (table == "exceptions")
+        look = lost | (may_name & ~lost)
         ids = op.copy()
-        ids.loc[lost] = pd.Series(linked, index=op.index[lost], dtype="string")
+        for index, bag, own in zip(op.index[look], map(_bag, dims[look].tolist()), op[look].tolist(), strict=True):
+            inner = _REPR_REQUEST_ID.search(_text_of(bag.get("custom_dimensions")))
+            named = _text_of(bag.get("Request Id")) or (inner.group(1) if inner else "")
+            if own in ("", ZERO_OPERATION):
+                ids.at[index] = named
+            elif named and named.replace("-", "") != own:  # it names another request (1.4.x)
+                ids.at[index] = named
         return frame.assign(**{REQ_ID: ids})
     server = dims.str.contains('"resultCode"', regex=False) | dims.str.contains('"http.status_code"', regex=False)
     bags = pd.Series([_bag(raw) for raw in dims[server].tolist()], index=dims.index[server], dtype=object)

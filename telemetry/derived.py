@@ -18,7 +18,9 @@ Queries name these columns like stored ones; the renderers compute them per row:
     req_failed    requests   the request failed (bool); `model.Failed` on requests reads it
     req_duration  requests   the duration in ms the server measured (dependencies: their own
                              duration, so latency and dependency panels share one histogram)
-    req_id        every table: a request's id, or the id of the request a row belongs to
+    req_id        every table: a request's id, or the id of the request a row belongs to (its
+                             operation_Id, unless empty or all zeros or, on exceptions and data
+                             collection traces, a `Request Id` names another request)
     req_values    requests   whose values these are: "standard" (no server properties), else
                              "server_agrees" or "server_disagrees" (the standard columns say
                              another code or outcome, or a duration off by over 10 % and 1 ms)
@@ -59,7 +61,8 @@ DERIVED: Final[dict[str, dict[str, str]]] = {
 }
 
 # The stored columns each derived column reads (the benchmarks' floor reads what a page reads).
-_LINK_READS: Final = {REQ_ID: ("customDimensions", "operation_Id")}
+_LINK_READS: Final[dict[str, tuple[str, ...]]] = {REQ_ID: ("customDimensions", "operation_Id")}
+_TRACE_LINK_READS: Final[dict[str, tuple[str, ...]]] = {REQ_ID: ("customDimensions", "operation_Id", "message")}
 READS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
     "requests": {
         REQ_CODE: ("customDimensions", "resultCode"),
@@ -70,10 +73,19 @@ READS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
     },
     "dependencies": {REQ_DURATION: ("duration",), **_LINK_READS},
     "exceptions": _LINK_READS,
-    "traces": _LINK_READS,
+    "traces": _TRACE_LINK_READS,
 }
 
 ZERO_OPERATION: Final = "0" * 32
+# Rows that may name another request than their operation_Id (1.4.x puts every trace of a process
+# in one operation, but its exceptions and data collection name their request), as (KQL, SQL)
+# tests: only these rows' bags are read when the operation_Id is set (a search over every print's
+# text would cost a traces page several times its scan). A `Request Id` that is the operation_Id
+# itself (as a dashed UUID) names no other.
+_MAY_NAME_OTHER: Final[dict[str, tuple[str, str]]] = {
+    "exceptions": ("true", "contains(customDimensions, 'Request Id')"),
+    "traces": ('{message} == "model_data_collection"', "message = 'model_data_collection'"),
+}
 # The request id inside a Python-repr property bag (1.5.x's `custom_dimensions`).
 _REPR_REQUEST_ID: Final = r"'Request Id': '([^']*)'"
 
@@ -119,8 +131,13 @@ def kql_columns(table: str, names: list[str], col: Callable[[str], str], failed:
     server_code = "server_code_"  # the server's own result code; empty on every other row
     server = f"isnotempty({server_code})"
     op = col("operation_Id")
-    linked = (f'iff(isempty({op}) or {op} == "{ZERO_OPERATION}", coalesce({prop("Request Id")}, '
-              f'extract(@"{_REPR_REQUEST_ID}", 1, {prop("custom_dimensions")})), {op})')
+    named = f'coalesce({prop("Request Id")}, extract(@"{_REPR_REQUEST_ID}", 1, {prop("custom_dimensions")}))'
+    linked = f'iff(isempty({op}) or {op} == "{ZERO_OPERATION}", {named}, {op})'
+    if table in _MAY_NAME_OTHER:
+        may_name = _MAY_NAME_OTHER[table][0].format(message=col("message") if table == "traces" else "")
+        other = f'isnotempty({named}) and replace_string({named}, "-", "") != {op}'
+        linked = (f'iff(isempty({op}) or {op} == "{ZERO_OPERATION}", {named}, '
+                  f'iff({"" if may_name == "true" else may_name + " and "}{other}, {named}, {op}))')
     expressions = {
         REQ_CODE: f'coalesce({server_code}, {col("resultCode")})' if table == "requests" else "",
         REQ_FAILED: (f'iff({server}, tolower({prop("success")}) == "false" or toint({server_code}) >= 400, {failed})'),
@@ -153,11 +170,19 @@ _SERVER_CODE: Final = (
 _SERVER_MS: Final = (
     "epoch(TRY_CAST(regexp_replace(" + _prop("duration") + r", '^(\d+)\.(\d+:)', '\1 days \2') AS INTERVAL)) * 1000"
 )
-_LINKED: Final = (
-    "CASE WHEN coalesce(operation_Id, '') IN ('', '" + ZERO_OPERATION + "') THEN coalesce("
-    + _prop("Request Id") + ", nullif(regexp_extract(" + _prop("custom_dimensions") + ", '"
-    + _REPR_REQUEST_ID.replace("'", "''") + "', 1), ''), '') ELSE operation_Id END"
-)
+_NAMED: Final = ("coalesce(" + _prop("Request Id") + ", nullif(regexp_extract(" + _prop("custom_dimensions")
+                  + ", '" + _REPR_REQUEST_ID.replace("'", "''") + "', 1), ''))")
+
+
+def _sql_linked(table: str) -> str:
+    may_name = _MAY_NAME_OTHER.get(table)
+    other = "" if may_name is None else (
+        f"WHEN {may_name[1]} AND replace(coalesce({_NAMED}, ''), '-', '') NOT IN ('', operation_Id) THEN {_NAMED} ")
+    return (f"CASE WHEN coalesce(operation_Id, '') IN ('', '{ZERO_OPERATION}') THEN coalesce({_NAMED}, '') "
+            f"{other}ELSE operation_Id END")
+
+
+
 _SQL: Final[dict[str, dict[str, str]]] = {
     "requests": {
         REQ_CODE: "coalesce(server_code_, resultCode)",
@@ -167,9 +192,9 @@ _SQL: Final[dict[str, dict[str, str]]] = {
         REQ_ID: ("CASE WHEN server_code_ IS NOT NULL THEN coalesce(" + _prop("Request Id") + ", "
                  + _prop("ai.operation.id") + ", operation_Id) ELSE operation_Id END"),
     },
-    "dependencies": {REQ_DURATION: "duration", REQ_ID: _LINKED},
-    "exceptions": {REQ_ID: _LINKED},
-    "traces": {REQ_ID: _LINKED},
+    "dependencies": {REQ_DURATION: "duration", REQ_ID: _sql_linked("dependencies")},
+    "exceptions": {REQ_ID: _sql_linked("exceptions")},
+    "traces": {REQ_ID: _sql_linked("traces")},
 }
 
 

@@ -69,15 +69,20 @@ def served_requests(requests: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
-def served_links(frame: pd.DataFrame) -> pd.DataFrame:
-    """Traces or exceptions with operation_Id the request they name (empty when they name none)."""
-    op = frame["operation_Id"].fillna("")
-    lost = op.isin(["", ZERO_OPERATION])
-    if not lost.any():
-        return frame
+def served_links(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Traces or exceptions with operation_Id the request they name (empty when they name none):
+    a `Request Id` property names it where the operation_Id is empty or all zeros, or where an
+    exception or a data collection trace names another request than its operation (1.4.x logs a
+    whole process under one operation_Id)."""
     rows = frame.copy()
-    rows.loc[lost, "operation_Id"] = frame.loc[lost, "customDimensions"].map(
-        lambda raw: _text(properties(raw).get("Request Id")))
+    for index, row in frame.iterrows():
+        own = row["operation_Id"] or ""
+        named = _text(properties(row["customDimensions"]).get("Request Id"))
+        if own in ("", ZERO_OPERATION):
+            rows.at[index, "operation_Id"] = named
+        elif (table == "exceptions" or row["message"] == "model_data_collection") and named \
+                and named.replace("-", "") != own:
+            rows.at[index, "operation_Id"] = named
     return rows
 
 
@@ -85,5 +90,5 @@ def as_served(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     served = dict(frames)
     served["requests"] = served_requests(frames["requests"])
     for table in ("exceptions", "traces"):
-        served[table] = served_links(frames[table])
+        served[table] = served_links(frames[table], table)
     return served

@@ -40,9 +40,9 @@ def truth(requests: pd.DataFrame) -> pd.DataFrame:
                        request_id=served["operation_Id"])
 
 
-def linked(frame: pd.DataFrame) -> pd.Series:
+def linked(frame: pd.DataFrame, table: str) -> pd.Series:
     """The request each row names: its operation_Id, else the Request Id in its properties."""
-    return served_links(frame)["operation_Id"]
+    return served_links(frame, table)["operation_Id"]
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +160,7 @@ def test_exceptions_link_to_their_failed_request_by_request_id(
     mine = exceptions[exceptions["cloud_RoleName"] == INFERENCE_SERVICE]
     span = window.window()
     mine = mine[(mine["timestamp"] >= span.start) & (mine["timestamp"] < span.end)]
-    ids = linked(mine)
+    ids = linked(mine, "exceptions")
     assert ids.isin(server.loc[server["failed"], "request_id"]).all() and len(ids) > 0
     groups = _answer(demo_store, GROUPS, window)
     current = groups[groups["period"] == "current"]

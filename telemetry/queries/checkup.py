@@ -23,7 +23,7 @@ from typing import Final, Literal
 
 import pandas as pd
 
-from telemetry.derived import REQ_ID, REQ_VALUES
+from telemetry.derived import REQ_VALUES
 from telemetry.model import (
     AllOf,
     AnyOf,
@@ -32,10 +32,10 @@ from telemetry.model import (
     Earliest,
     Equals,
     Failed,
+    InOperationsOf,
     ItemCount,
     Latest,
     LengthAtLeast,
-    NotEmpty,
     PanelFactory,
     Property,
     Query,
@@ -64,12 +64,14 @@ REQUESTS: Final = Summary(
                 "logged responses.",
 )
 
+# Linked: the request the row names is one of the range's (a process-wide operation_Id is none).
+_OF_A_REQUEST: Final = InOperationsOf("requests")
 _PRINTED_JSON: Final = AllOf((Equals("message", "STDOUT"), Contains(Property(_PROPS, "Contents"), '"input"')))
 
 TRACES: Final = Summary(
     name="checkup.traces",
     table="traces",
-    measures=(ItemCount("traces"), ItemCount("linked", NotEmpty(REQ_ID)),
+    measures=(ItemCount("traces"), ItemCount("linked", _OF_A_REQUEST),
               ItemCount("collected", Equals("message", "model_data_collection")),
               ItemCount("printed_json", _PRINTED_JSON),
               ItemCount("at_limit", AnyOf(tuple(LengthAtLeast(Property(_PROPS, key), PROPERTY_LIMIT)
@@ -78,19 +80,20 @@ TRACES: Final = Summary(
     by=(_SERVICE,),
     order_by=(("service", "asc"),),
     limit=1_000,
-    description="Traces per service: those naming a request (operation_Id, else a Request Id property), model data "
+    description="Traces per service: those naming a request of the range (by operation_Id, else a Request Id "
+                "property), model data "
                 "collection rows, JSON prints with an input, and those cut at App Insights' size limits.",
 )
 
 EXCEPTIONS: Final = Summary(
     name="checkup.exceptions",
     table="exceptions",
-    measures=(ItemCount("exceptions"), ItemCount("linked", NotEmpty(REQ_ID)),
+    measures=(ItemCount("exceptions"), ItemCount("linked", _OF_A_REQUEST),
               ItemCount("message_at_limit", LengthAtLeast("outerMessage", MESSAGE_LIMIT))),
     by=(_SERVICE,),
     order_by=(("service", "asc"),),
     limit=1_000,
-    description="Exceptions per service: those naming a request, and those whose message was cut at 32,768 characters.",
+    description="Exceptions per service: those naming a request of the range, and those whose message was cut at 32,768 characters.",
 )
 
 PANELS: Final[dict[str, PanelFactory]] = {q.name: (lambda q=q: q) for q in (REQUESTS, TRACES, EXCEPTIONS)}
@@ -194,8 +197,8 @@ def _one(service: str, requests: pd.DataFrame, traces: pd.Series | None, excepti
         if unlinked:
             findings.append(Finding(
                 "warning" if unlinked > 0.05 * row[kind] else "info", f"{kind.capitalize()} without a request",
-                f"{_share(unlinked, row[kind])} of {kind} name no request (no operation_Id and no Request Id "
-                f"property): the end-to-end view cannot show them with their request.{why}",
+                f"{_share(unlinked, row[kind])} of {kind} name no request of the range (by operation_Id or a "
+                f"Request Id property): the end-to-end view cannot show them with their request.{why}",
                 "Print the request id (the x-request-id header) with what run() prints, or log through the "
                 "azmlinfsrv logger with extra={'custom_dimensions': {'Request Id': …}}." if len(server_rows) else
                 "Log inside the request's span (OpenTelemetry) so traces carry its operation_Id."))
