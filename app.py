@@ -6,6 +6,8 @@ model endpoints, from Application Insights or the local demo store.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from components.auth import account_sidebar, require_sign_in
@@ -18,7 +20,10 @@ from components.view import focused_panel, is_embedded
 from telemetry.model import RenderContext
 from telemetry.results import QueryResult
 
-st.set_page_config(page_title="Endpoint Monitor", page_icon=":material/monitoring:", layout="wide")
+# The icon is served by the app itself: a :material/…: page icon makes every browser fetch it
+# from Google's font CDN on each load.
+st.set_page_config(page_title="Endpoint Monitor", page_icon=str(Path(__file__).with_name("components") / "favicon.png"),
+                   layout="wide")
 
 page = st.navigation(st_pages(), position="hidden")
 require_sign_in()

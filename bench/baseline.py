@@ -3,10 +3,11 @@
 baseline  what a hand-written dashboard does: load the rows of the range (only the columns the
           page needs) from the store into pandas, then compute every panel in pandas: filters as
           boolean masks, groupby sums of itemCount, exact weighted percentiles by sorting.
-floor     the least any engine must do: one DuckDB scan per table of those columns over the
-          range, aggregated trivially (a sum per column, so every value is read).
+floor     the least any engine must do: one DuckDB scan per table of the columns the page's
+          aggregates (and its listings' filters and orders) read over the range, aggregated
+          trivially (a sum per column, so every value is read).
 
-Both compute from the same `page_reads`, so neither reads more or less than the page does.
+Both compute from the same `page_reads`, so neither reads more than the page does.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from bench.columns import TableRead, page_reads
+from bench.model_monitoring import MODEL_COLUMNS, pandas_features
 from telemetry.derived import READS, REQ_CODE, REQ_DURATION, REQ_FAILED, REQ_ID, ZERO_OPERATION
 from telemetry.filters import Window
 from telemetry.model import (
@@ -60,6 +62,7 @@ from telemetry.model import (
     global_predicates,
     split_column,
 )
+from telemetry.queries.model_monitoring import FeatureDrift
 from telemetry.schema import columns
 from telemetry.sources.local import MEMORY_LIMIT
 from telemetry.store import connect
@@ -96,9 +99,11 @@ def _touch(table: str, column: str) -> str:
 
 
 def floor_scan(store: Path, queries: Sequence[Query], ctx: RenderContext) -> None:
+    """One pass over each table the page reads: the rows of its window, the columns its aggregates
+    and its listings' filters and orders read (not the columns a listing shows in its N rows)."""
     con = _connect(store)
     try:
-        for read in page_reads(queries, ctx).values():
+        for read in page_reads(queries, ctx, listed=False).values():
             con.execute(*_select(read, [_touch(read.table, c) for c in sorted(read.columns)])).fetchall()
     finally:
         con.close()
@@ -213,6 +218,13 @@ def _rows(query: Query, frames: dict[str, pd.DataFrame], ctx: RenderContext) -> 
 
 
 def _evaluate(query: Query, frames: dict[str, pd.DataFrame], ctx: RenderContext) -> pd.DataFrame:
+    if isinstance(query, FeatureDrift):
+        trace = frames[query.table]
+        services = query.reference.service and (*ctx.filters.services, query.reference.service)
+        keep = trace["message"].isin(["STDOUT", "model_data_collection"])
+        if services or ctx.filters.services:
+            keep &= trace["cloud_RoleName"].isin(services or ctx.filters.services)
+        return pandas_features(trace[keep][list(MODEL_COLUMNS)], query, ctx)
     rows = _rows(query, frames, ctx)
     if isinstance(query, Listing):
         picked = _top(rows, query.order_by, query.offset + query.limit).iloc[query.offset:]

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from bench.baseline import floor_scan, pandas_page
 from bench.stores import END
-from bench.timing import measure
+from bench.timing import measure_interleaved
 from telemetry.filters import PRESETS, Filters, TimeRange
 from telemetry.model import Query, RenderContext
 from telemetry.queries.pages import PAGE_VIEWS, page_queries
@@ -51,11 +51,14 @@ def page_data(store: Path, runs: int, log: Callable[[str], None] = print) -> lis
     for page in PAGE_VIEWS:
         for range_name in RANGES:
             queries, ctx = page_queries(page), context(range_name)
-            ours = measure(lambda: run_ours(store, queries, ctx), runs)
-            floor = measure(lambda: floor_scan(store, queries, ctx), runs)
-            # The baseline is slow by nature (up to a minute a view at 10M): no warm-up (ours warmed
-            # the OS cache), and no new run once its runs took BASELINE_BUDGET_S.
-            baseline = measure(lambda: pandas_page(store, queries, ctx), runs, warmups=0, budget_s=BASELINE_BUDGET_S)
+            # In turns, so a burst of load on the machine lands on all three. The baseline is slow
+            # by nature (up to a minute a view at 10M): no warm-up (ours warmed the OS cache), and
+            # no new run once its runs took BASELINE_BUDGET_S.
+            timed = measure_interleaved(
+                {"ours": lambda: run_ours(store, queries, ctx), "floor": lambda: floor_scan(store, queries, ctx),
+                 "baseline": lambda: pandas_page(store, queries, ctx)},
+                runs, warmups={"baseline": 0}, budgets={"baseline": BASELINE_BUDGET_S})
+            ours, floor, baseline = timed["ours"], timed["floor"], timed["baseline"]
             row: dict[str, Any] = {
                 "page": page, "range": range_name, "queries": len(queries),
                 "ours": ours.as_json(), "baseline": baseline.as_json(), "floor": floor.as_json(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-__all__ = ["markdown", "targets"]
+__all__ = ["capacity_tables", "capacity_targets", "markdown", "targets"]
 
 # The issue's targets, on the largest store (10M requests on the 2-core reference machine).
 PAGE_SECONDS: Final = 1.0
@@ -12,6 +12,12 @@ BASELINE_SPEEDUP: Final = 20.0
 FLOOR_RATIO: Final = 3.0
 BARE_RATIO: Final = 1.5
 SERVER_MB: Final = 1024.0
+# One server for a team (bench/capacity.py): the server's CPU per page view with every answer
+# cached, page views a second and p95 seconds to the script's end with 20 sessions.
+CACHED_VIEW_CPU_S: Final = 0.150
+TEAM_SESSIONS: Final = 20
+TEAM_VIEWS_PER_S: Final = 10.0
+TEAM_P95_S: Final = 3.0
 
 
 def _ms(seconds: float) -> str:
@@ -49,7 +55,41 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         server = browser["server_peak_rss_mb"]
         found.append({"target": "server memory with the store open under 1 GB", "worst": server,
                       "limit": SERVER_MB, "unit": "MB", "met": server < SERVER_MB})
-    return [{**check, "store": label} for check in found]
+    checks = [{**check, "store": label} for check in found]
+    return checks + capacity_targets(results)
+
+
+def capacity_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The capacity targets on the largest store the capacity benchmark ran on."""
+    if not results.get("capacity"):
+        return []
+    label, found = _largest_capacity(results)
+    runs = {(r["sessions"], r["cache"]): r for r in found["runs"]}
+    checks: list[dict[str, Any]] = []
+    if (one := runs.get((1, "warm"))) is not None:
+        worst = max(p["cpu_per_view_s"] for p in one["pages"].values())
+        checks.append({"target": "server CPU per cached page view, every page", "worst": round(worst * 1000, 1),
+                       "limit": CACHED_VIEW_CPU_S * 1000, "unit": "ms", "met": worst <= CACHED_VIEW_CPU_S})
+    team = [r for (n, _), r in runs.items() if n == TEAM_SESSIONS]
+    if team:
+        rate = min(r["views_per_s"] for r in team)
+        p95 = max(r["p95_s"] for r in team)
+        checks += [
+            {"target": f"page views a second with {TEAM_SESSIONS} sessions, cold and warm", "worst": rate,
+             "limit": TEAM_VIEWS_PER_S, "unit": "views/s", "met": rate >= TEAM_VIEWS_PER_S},
+            {"target": f"p95 to the script's end with {TEAM_SESSIONS} sessions, cold and warm", "worst": p95,
+             "limit": TEAM_P95_S, "unit": "s", "met": p95 < TEAM_P95_S},
+            {"target": f"no failed page view with {TEAM_SESSIONS} sessions", "worst": sum(r["errors"] for r in team),
+             "limit": 0, "unit": "errors", "met": all(r["errors"] == 0 for r in team)},
+        ]
+    return [{**check, "store": label} for check in checks]
+
+
+def _largest_capacity(results: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    from bench.stores import parse_size
+
+    label = max(results["capacity"], key=parse_size)
+    return label, results["capacity"][label]
 
 
 def _size_independent(results: dict[str, Any]) -> dict[str, Any]:
@@ -127,6 +167,8 @@ def markdown(results: dict[str, Any]) -> str:
                       f"{_ms(max(0.0, big['median_s'] - small['median_s']))} ms of it is the data's."]
         lines += ["", f"Server memory with the {browser['store']} store open: {browser['server_rss_mb']:,.0f} MB "
                   f"resident after every page, peak {browser['server_peak_rss_mb']:,.0f} MB."]
+    if results.get("capacity"):
+        lines += capacity_tables(results)
     lines += ["", "**Stores** (demo data over 7 days, built once and reused):", ""]
     lines += _table(["store", "requests", "dependencies", "traces", "exceptions", "file MB", "build s",
                      "build peak MB"],
@@ -134,8 +176,62 @@ def markdown(results: dict[str, Any]) -> str:
                            ("requests", "dependencies", "traces", "exceptions")),
                       f"{results['stores'][s]['file_mb']:,.0f}", f"{results['stores'][s]['build_s']:,.0f}",
                       f"{results['stores'][s]['build_peak_rss_mb']:,.0f}"] for s in sizes])
-    lines += ["", f"**Targets** (on the {label} store):", ""]
+    lines += ["", f"**Targets** (on the {label} store; capacity on the {_largest_capacity(results)[0]} store):"
+              if results.get("capacity") else f"**Targets** (on the {label} store):", ""]
     lines += _table(["target", "worst", "limit", "met"],
                     [[t["target"], f"{t['worst']:,} {t['unit']}", f"{t['limit']:,} {t['unit']}",
                       "yes" if t["met"] else "**no**"] for t in results["targets"]])
     return "\n".join(lines) + "\n"
+
+
+def capacity_tables(results: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for label, found in sorted(results["capacity"].items(), key=lambda item: item[1]["store"]):
+        load = found["load_average"]["start"][0]
+        against = found.get("baseline")
+        lines += ["", f"**Capacity, {label} store** (`python -m bench.capacity`: N sessions speaking Streamlit's "
+                  f"websocket protocol to one server, 24h views, every page in turn; cold: a range no view asked "
+                  f"before; warm: answers cached"
+                  + (f"; baseline: the app at {against['commit']} ({against['ref']}), served beside ours and "
+                     "measured in turns with it" if against else "")
+                  + f"; load average {load} at the start):", ""]
+        head = ["sessions", "answers", "page views / s", "p50 s", "p95 s", "server CPU per view ms", "views", "errors"]
+        if against:
+            head += ["baseline views / s", "baseline p95 s", "baseline CPU ms", "CPU ours / baseline"]
+
+        def row(r: dict[str, Any]) -> list[str]:
+            cells = [str(r["sessions"]), r["cache"], f"{r['views_per_s']:.1f}", f"{r['p50_s']:.2f}",
+                     f"{r['p95_s']:.2f}", _ms(r["cpu_per_view_s"]), str(r["views"]), str(r["errors"])]
+            if against:
+                b = r["baseline"]
+                cells += [f"{b['views_per_s']:.1f}", f"{b['p95_s']:.2f}", _ms(b["cpu_per_view_s"]),
+                          f"{r['cpu_per_view_s'] / b['cpu_per_view_s']:.2f}"]
+            return cells
+
+        lines += _table(head, [row(r) for r in found["runs"]])
+        single = {r["cache"]: r for r in found["runs"] if r["sessions"] == 1}
+        if {"cold", "warm"} <= single.keys():
+            cold, warm = single["cold"]["pages"], single["warm"]["pages"]
+            lines += ["", "Per page, one session (server CPU per view in ms; p50 in s to the script's end):", ""]
+            head = ["page", "CPU cold", "CPU warm", "p50 cold", "p50 warm", "charts · tables sent"]
+            if against:
+                head += ["baseline CPU cold", "baseline CPU warm", "warm ours / baseline"]
+
+            def page_row(page: str) -> list[str]:
+                cells = [page, _ms(cold[page]["cpu_per_view_s"]), _ms(warm[page]["cpu_per_view_s"]),
+                         f"{cold[page]['p50_s']:.2f}", f"{warm[page]['p50_s']:.2f}",
+                         f"{cold[page]['sent']['plotly_chart']} · {cold[page]['sent']['dataframe']}"]
+                if against:
+                    b_cold, b_warm = single["cold"]["baseline"]["pages"][page], single["warm"]["baseline"]["pages"][page]
+                    cells += [_ms(b_cold["cpu_per_view_s"]), _ms(b_warm["cpu_per_view_s"]),
+                              f"{warm[page]['cpu_per_view_s'] / b_warm['cpu_per_view_s']:.2f}"]
+                return cells
+
+            lines += _table(head, [page_row(page) for page in cold])
+        lines += ["", f"Server memory: {found['rss_after_warm_up_mb']:,.0f} MB resident after the warm-up, "
+                  f"{found['rss_mb']:,.0f} MB after {found['views']:,} views, peak {found['peak_rss_mb']:,.0f} MB."]
+        if soak := found.get("soak"):
+            lines += [f"A soak of {soak['views']:,} more warm views by {soak['sessions']} sessions: resident memory "
+                      f"every {soak['every_views']} views {' → '.join(f'{m:,.0f}' for m in soak['rss_mb'])} MB "
+                      f"({soak['views_per_s']:.1f} views/s, {_ms(soak['cpu_per_view_s'])} ms CPU a view)."]
+    return lines

@@ -13,6 +13,8 @@ from typing import Any
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
+from telemetry.markdown_text import plain
+
 
 def _auth_section() -> Mapping[str, Any]:
     try:
@@ -53,5 +55,5 @@ def account_sidebar() -> None:
             "telemetry. See the README's *Sign-in* to require Microsoft Entra accounts."
         )
         return
-    st.sidebar.caption(f"Signed in as {st.user.get('name') or st.user.get('email')}")
+    st.sidebar.caption(f"Signed in as {plain(st.user.get('name') or st.user.get('email'))}")
     st.sidebar.button("Sign out", on_click=st.logout, icon=":material/logout:")

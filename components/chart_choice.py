@@ -13,6 +13,7 @@ from collections.abc import Callable
 import plotly.graph_objects as go
 import streamlit as st
 
+from components.charts import raw_text
 from components.filters import current_filters, url_params, write_url
 
 __all__ = ["choosable_chart", "narrow_to_series"]
@@ -31,7 +32,7 @@ def choosable_chart(figure: go.Figure, *, key: str, choose: Callable[[str], None
     def chosen() -> None:
         points = st.session_state[widget].selection.points
         if points and "curve_number" in points[0]:
-            choose(str(figure.data[points[0]["curve_number"]].name))
+            choose(raw_text(str(figure.data[points[0]["curve_number"]].name)))
             st.session_state[_PENDING] = True
 
     st.plotly_chart(figure, key=widget, on_select=chosen, selection_mode="points")

@@ -8,21 +8,34 @@ so the small multiples of one latency chart read alike.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from components.figure_cache import cached_figure
 from telemetry.model import LogBucket
 
 __all__ = [
-    "duration_histogram", "operation_timeline", "outcome_bars", "percentile_panels", "ranking_bars", "series_chart",
-    "sparkline",
+    "duration_histogram", "operation_timeline", "outcome_bars", "percentile_panels", "plotly_text", "ranking_bars",
+    "raw_text", "series_chart", "sparkline",
 ]
 
 OK_COLOUR = "#2ca02c"
 FAILED_COLOUR = "#d62728"
+
+
+def plotly_text(value: object) -> str:
+    """Telemetry as Plotly text (a legend name, axis category or title, hover text) shown as
+    itself: Plotly renders its HTML subset (<a href>, <br>, <span style>) and entities in them."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;")
+
+
+def raw_text(label: str) -> str:
+    """The telemetry value behind a `plotly_text` label (a clicked series' name)."""
+    return re.sub(r"&(amp|lt);", lambda m: "&" if m[1] == "amp" else "<", label)
 
 
 def _layout(fig: go.Figure, y_title: str) -> go.Figure:
@@ -31,12 +44,13 @@ def _layout(fig: go.Figure, y_title: str) -> go.Figure:
         height=320,
         legend={"orientation": "h", "y": -0.2},
         hovermode="x unified",
-        yaxis_title=y_title,
+        yaxis_title=plotly_text(y_title),
         xaxis_title=None,
     )
     return fig
 
 
+@cached_figure
 def series_chart(frame: pd.DataFrame, value: str, *, y_title: str, kind: str = "bar") -> go.Figure:
     """One trace per series over the time bins: stacked bars for counts, lines for rates."""
     fig = go.Figure()
@@ -44,14 +58,15 @@ def series_chart(frame: pd.DataFrame, value: str, *, y_title: str, kind: str = "
         x = rows["bucket"].dt.tz_convert(None)
         y = rows[value].astype("float64")
         if kind == "bar":
-            fig.add_trace(go.Bar(x=x, y=y, name=str(series)))
+            fig.add_trace(go.Bar(x=x, y=y, name=plotly_text(series)))
         else:
-            fig.add_trace(go.Scatter(x=x, y=y, name=str(series), mode="lines"))
+            fig.add_trace(go.Scatter(x=x, y=y, name=plotly_text(series), mode="lines"))
     if kind == "bar":
         fig.update_layout(barmode="stack", bargap=0.05)
     return _layout(fig, y_title)
 
 
+@cached_figure
 def outcome_bars(frame: pd.DataFrame) -> go.Figure:
     """Succeeded and failed requests per bin, all series together."""
     per_bin = frame.groupby("bucket", sort=True)[["requests", "failed"]].sum()
@@ -67,12 +82,14 @@ def outcome_bars(frame: pd.DataFrame) -> go.Figure:
     return _layout(fig, "requests")
 
 
+@cached_figure
 def ranking_bars(labels: pd.Series, values: pd.Series, *, x_title: str, text: pd.Series,
                  colour: str | None = None, log: bool = False) -> go.Figure:
     """Horizontal bars, the largest on top, each with its value written beside it: the few worst of
     something (slowest, most failing). `log` for values spanning decades (seconds beside milliseconds)."""
-    fig = go.Figure(go.Bar(y=labels.astype(str).to_numpy(), x=values.astype("float64").to_numpy(), orientation="h",
-                           marker_color=colour, text=text.astype(str).to_numpy(), textposition="auto",
+    fig = go.Figure(go.Bar(y=labels.map(plotly_text).to_numpy(), x=values.astype("float64").to_numpy(),
+                           orientation="h", marker_color=colour, text=text.map(plotly_text).to_numpy(),
+                           textposition="auto",
                            hovertemplate="%{y}<br>%{text}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", automargin=True)
     fig.update_xaxes(title=x_title, type="log" if log else "linear")
@@ -85,12 +102,13 @@ PERCENTILE_COLOURS = {"p50_ms": "#5b9bd5", "p95_ms": "#f58518", "p99_ms": "#a66b
 MEAN_COLOUR = "#8c8c8c"
 
 
+@cached_figure
 def percentile_panels(frame: pd.DataFrame, *, max_series: int = 6) -> go.Figure:
     """p50/p95/p99 over time, one small chart per series (the busiest `max_series`), the mean dotted
     beside them; durations on a log axis, since a timeout's minute sits beside milliseconds."""
     busiest = frame.groupby("series")["requests"].sum().sort_values(ascending=False).index[:max_series]
     fig = make_subplots(rows=len(busiest), cols=1, shared_xaxes=True, vertical_spacing=0.06,
-                        subplot_titles=[str(s) for s in busiest])
+                        subplot_titles=[plotly_text(s) for s in busiest])
     for row, series in enumerate(busiest, start=1):
         rows = frame[frame["series"] == series]
         x = rows["bucket"].dt.tz_convert(None)
@@ -113,6 +131,7 @@ def _ms(value: float) -> str:
     return f"{value / 1000:,.3g} s" if value >= 1000 else f"{value:,.3g} ms"
 
 
+@cached_figure
 def duration_histogram(frame: pd.DataFrame, bucket: LogBucket, *, count: str = "requests",
                        markers: Mapping[str, float] | None = None) -> go.Figure:
     """Counts per log bucket (a panel grouped by `bucket`) as equal-width bars on a log-of-duration
@@ -138,6 +157,7 @@ def duration_histogram(frame: pd.DataFrame, bucket: LogBucket, *, count: str = "
     return fig
 
 
+@cached_figure
 def sparkline(x: pd.Series, y: pd.Series, *, hover: str = "%{y:,}", colour: str | None = None,
               log: bool = False) -> go.Figure:
     """A headline number's trend: a small line without axes, the value shown on hover; `log` for
@@ -154,18 +174,19 @@ def sparkline(x: pd.Series, y: pd.Series, *, hover: str = "%{y:,}", colour: str 
 _SPAN_KINDS = ("requests", "dependencies")
 
 
+@cached_figure
 def operation_timeline(events: pd.DataFrame) -> go.Figure:
     """One operation as a Gantt chart: a bar per request and dependency from its start for its
     duration, a marker per trace and exception on their own rows; failures in red."""
     spans = events[events["kind"].isin(_SPAN_KINDS)].reset_index(drop=True)
     # Each span gets its own row, numbered so two calls of the same name stay apart.
-    rows = [f"{i + 1}. {label}" for i, label in enumerate(spans["label"])]
+    rows = [f"{i + 1}. {plotly_text(label)}" for i, label in enumerate(spans["label"])]
     fig = go.Figure()
     if len(spans):
         millis = (spans["end"] - spans["start"]).dt.total_seconds() * 1000
         fig.add_trace(go.Bar(
             y=rows, x=millis.to_numpy(), base=spans["start"].dt.tz_convert(None).astype(str).to_numpy(),
-            orientation="h", name="calls", customdata=spans["detail"].to_numpy(),
+            orientation="h", name="calls", customdata=spans["detail"].map(plotly_text).to_numpy(),
             marker_color=[FAILED_COLOUR if f else OK_COLOUR for f in spans["failed"]],
             hovertemplate="%{y}<br>%{base} + %{x:.1f} ms<br>%{customdata}<extra></extra>",
         ))
@@ -175,7 +196,7 @@ def operation_timeline(events: pd.DataFrame) -> go.Figure:
             fig.add_trace(go.Scatter(
                 x=points["start"].dt.tz_convert(None), y=[kind] * len(points), mode="markers", name=kind,
                 marker={"symbol": symbol, "size": 10, "color": FAILED_COLOUR if kind == "exceptions" else None},
-                customdata=(points["label"] + " · " + points["detail"]).to_numpy(),
+                customdata=(points["label"] + " · " + points["detail"]).map(plotly_text).to_numpy(),
                 hovertemplate="%{x}<br>%{customdata}<extra></extra>",
             ))
     fig.update_xaxes(type="date")

@@ -34,6 +34,7 @@ from telemetry.config import (
     load_configuration,
     parse_settings,
 )
+from telemetry.endpoint_logs import ENDPOINT_LOG_TABLES
 from telemetry.errors import TelemetryError
 from telemetry.filters import Window
 from telemetry.portal import logs_portal_url
@@ -238,12 +239,25 @@ def _detect(settings: LogsApiSettings) -> tuple[str, str]:
     from telemetry.sources.logs_api import detect_services  # imports azure-monitor-query: only when used
 
     detection = detect_services(settings, enforce_https=https_enforced(settings), days=_DETECTION_DAYS)
+    endpoints = endpoint_logs_note(detection.endpoint_tables, workspace=bool(settings.workspace_id))
     if not detection.has_app_insights:
         return ("warning", f"Connected, but no Application Insights table has rows in the last {_DETECTION_DAYS} "
-                           "days here. Is this the workspace your Application Insights resource sends to?")
+                           "days here. Is this the workspace your Application Insights resource sends to?" + endpoints)
     services = ", ".join(detection.services[:10]) + (" …" if len(detection.services) > 10 else "")
     return ("success", f"Connected. In the last {_DETECTION_DAYS} days: {', '.join(detection.tables)}; "
-                       f"services reporting: {services or 'none named'}.")
+                       f"services reporting: {services or 'none named'}." + endpoints)
+
+
+def endpoint_logs_note(found: tuple[str, ...], *, workspace: bool) -> str:
+    """What the check says of Azure ML online endpoint logs (the Deployments page's tables)."""
+    if not workspace:
+        return ""  # a classic resource cannot hold them: the Deployments page says so
+    if not found:
+        return (" No Azure ML online endpoint logs (AmlOnlineEndpoint…): the Deployments page says which "
+                "diagnostic setting turns them on.")
+    missing = [t for t in ENDPOINT_LOG_TABLES if t not in found]
+    return (f" Online endpoint logs: {', '.join(found)}"
+            + (f"; none in {', '.join(missing)}." if missing else "."))
 
 
 def _on_reset() -> None:

@@ -25,7 +25,8 @@ _SYNCED = "filters.synced"
 _KEYS = ("f.range", "f.frozen", "f.services", "f.operation", "f.code", "f.grain", "f.split")
 
 # Parameters a page owns (a chosen exception group, an operation id) survive filter changes.
-PAGE_PARAMS: tuple[str, ...] = ("panel", "problem", "op", "q", "match", "dependency", "severity", "pg", "view")
+PAGE_PARAMS: tuple[str, ...] = ("panel", "problem", "op", "q", "match", "dependency", "severity", "pg", "view",
+                                "endpoint", "deployment", "against", "in")
 # Parameters of the view itself, carried by every link between pages.
 VIEW_PARAMS: tuple[str, ...] = ("refresh",)
 

@@ -11,7 +11,6 @@ let a link open any file on the server.
 from __future__ import annotations
 
 import os
-import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
@@ -23,6 +22,9 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 from components.filters import read_filters, write_url
 from telemetry.filters import TimeRange
 from telemetry.importer import IMPORT_STORE, ImportFailed, ImportSummary, Progress, import_exports, store_span
+from telemetry.ingest.segments import segments_dir
+from telemetry.importer.uploads import upload_folder
+from telemetry.markdown_text import plain
 
 __all__ = ["LocalStore", "chosen_store", "store_sidebar"]
 
@@ -43,6 +45,8 @@ def chosen_store(demo: Path) -> LocalStore:
     """The store this session reads: the one picked in the sidebar, else the demo store."""
     picked = st.session_state.get(_CHOSEN)
     path = Path(picked) if picked and Path(picked) in _stores(demo) else demo
+    if segments_dir(path).exists():  # the ingestion endpoint writes it
+        return LocalStore(path, f"live telemetry ({path.name})")
     return LocalStore(path, "local demo data" if path == demo else f"imported exports ({path.name})")
 
 
@@ -120,8 +124,11 @@ def _open(path: Path, demo: Path, span: tuple[datetime, datetime] | None) -> Non
 
 
 def _on_pick(demo: Path) -> None:
-    path = Path(st.session_state[_PICKER])
-    _open(path, demo, _store_span(path))
+    # The value comes from the browser: only a store of the list is opened, or even looked at.
+    picked = st.session_state[_PICKER]
+    path = next((p for p in _stores(demo) if str(p) == picked), None)
+    if path is not None:
+        _open(path, demo, _store_span(path))
 
 
 def _import(uploads: list[UploadedFile], demo: Path) -> None:
@@ -129,21 +136,21 @@ def _import(uploads: list[UploadedFile], demo: Path) -> None:
     bar = st.progress(0.0, text="Reading the files …")
 
     def progress(step: Progress) -> None:
-        text = f"{step.records:,} records read" + ("; writing the store …" if step.phase == "writing" else f" ({step.file})")
+        where = "; writing the store …" if step.phase == "writing" else f" ({plain(step.file)})"
+        text = f"{step.records:,} records read{where}"
         bar.progress(step.fraction, text=text)
 
-    with tempfile.TemporaryDirectory(prefix="endpoint-monitor-upload-") as folder:
+    with upload_folder() as folder:
         paths = []
-        for index, upload in enumerate(uploads):  # a folder each: exports are all named PT1H.json
-            path = Path(folder, str(index), Path(upload.name).name)
-            path.parent.mkdir()
+        for index, upload in enumerate(uploads):  # by position: the names are the uploader's
+            path = folder / f"upload-{index}"
             path.write_bytes(upload.getbuffer())
             paths.append(path)
         try:
             summary = import_exports(paths, target, progress=progress, names=[u.name for u in uploads])
         except ImportFailed as error:
             bar.empty()
-            st.error(str(error), icon=":material/error:")
+            st.error(plain(error), icon=":material/error:")
             return
     st.session_state[_SUMMARY] = summary
     st.session_state.pop(_UPLOADS, None)  # an empty uploader for the next files
@@ -155,6 +162,7 @@ def _import(uploads: list[UploadedFile], demo: Path) -> None:
 
 def _show(summary: ImportSummary) -> None:
     box = st.success if summary.rows_added else st.info
-    box("  \n".join([summary.headline(), *summary.details()]), icon=":material/task_alt:")
+    # File names, record types, keys and bad values come from the files: shown as text.
+    box("  \n".join(map(plain, [summary.headline(), *summary.details()])), icon=":material/task_alt:")
     if problems := summary.problems():
-        st.warning("  \n".join(problems), icon=":material/warning:")
+        st.warning("  \n".join(map(plain, problems)), icon=":material/warning:")

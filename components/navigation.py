@@ -22,6 +22,8 @@ PAGES: Final = (
     ("pages/dependencies.py", "Dependencies", ":material/hub:", "dependency-calls"),
     ("pages/exceptions.py", "Exceptions", ":material/bug_report:", "exception-groups"),
     ("pages/traces.py", "Trace explorer", ":material/manage_search:", "trace-explorer"),
+    ("pages/deployments.py", "Deployments", ":material/deployed_code:", "endpoint-deployments"),
+    ("pages/model.py", "Model", ":material/model_training:", "model-monitoring"),
     ("pages/checkup.py", "Telemetry check-up", ":material/health_and_safety:", "telemetry-checkup"),
 )
 

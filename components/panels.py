@@ -7,11 +7,13 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from components.alert import alert_action
 from components.connect import portal_link_button
 from components.tables import download_buttons
 from components.view import shareable_url, shows
 from telemetry.errors import TelemetryError
 from telemetry.kql import render_kql
+from telemetry.markdown_text import plain
 from telemetry.model import Query, RenderContext
 from telemetry.results import Outcome, QueryResult
 from telemetry.schema import Schema
@@ -51,6 +53,7 @@ def show_panel(
                 st.info(empty_text, icon=":material/info:")
             else:
                 render(outcome)
+        alert_action(panel_id or query.name, query, ctx, schema)
         _details(query, ctx, schema, outcome, panel_id or query.name)
     return result
 
@@ -76,5 +79,5 @@ def _details(query: Query, ctx: RenderContext, schema: Schema, outcome: Outcome,
 
 
 def empty_text(what: str, ctx: RenderContext) -> str:
-    services = ", ".join(ctx.filters.services) or "any service"
+    services = ", ".join(plain(s) for s in ctx.filters.services) or "any service"
     return f"No {what} in {ctx.filters.time.label()} for {services}."

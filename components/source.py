@@ -54,6 +54,13 @@ def current_source() -> CachedSource:
     return _local_source(str(store.path), store.label)
 
 
+def reads_endpoint_logs() -> bool:
+    """Whether the source can hold Azure ML online endpoint logs: the local store and a workspace
+    can; a classic Application Insights resource cannot (telemetry.endpoint_logs)."""
+    settings = chosen_settings()
+    return settings is None or settings.schema_name != "classic"
+
+
 def services_query() -> Query:
     return panel("services")
 

@@ -3,9 +3,31 @@
 from __future__ import annotations
 
 import io
+from typing import Final
 
 import pandas as pd
 import streamlit as st
+
+
+# A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets, which
+# run it when the CSV is opened (OWASP "CSV injection"); telemetry and payload keys are anyone's.
+FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: object) -> object:
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
+def to_csv_bytes(frame: pd.DataFrame) -> bytes:
+    """The frame as CSV with text cells (and column names) that would start a formula prefixed by
+    an apostrophe, as OWASP recommends; numbers stay numbers (-3 is not a formula)."""
+    safe = frame.rename(columns=lambda name: _inert(str(name)))
+    for i in range(safe.shape[1]):
+        values = safe.iloc[:, i]
+        if pd.api.types.is_object_dtype(values.dtype) or pd.api.types.is_string_dtype(values.dtype):
+            safe.isetitem(i, values.map(_inert))
+    # CRLF rows (RFC 4180): a cell holding a bare \r is then quoted too, not read as a row's end.
+    return safe.to_csv(index=False, lineterminator="\r\n").encode()
 
 
 def to_parquet_bytes(frame: pd.DataFrame) -> bytes:
@@ -33,7 +55,7 @@ def download_buttons(
     refresh, and writing Parquet for each table each time would cost more than the queries), and a
     click does not re-run the page."""
     makers = {
-        "CSV": (lambda: frame.to_csv(index=False).encode(), "csv", "text/csv"),
+        "CSV": (lambda: to_csv_bytes(frame), "csv", "text/csv"),
         "Parquet": (lambda: to_parquet_bytes(frame), "parquet", "application/vnd.apache.parquet"),
     }
     with st.container(horizontal=True):  # side by side at their own width, even in a narrow panel

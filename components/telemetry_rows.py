@@ -4,13 +4,13 @@ shown with a note, never raised."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Final
 
 import pandas as pd
 import streamlit as st
 
+from telemetry.markdown_text import plain
 from telemetry.payloads import ITEM_LIMIT, MESSAGE_LIMIT, PROPERTY_LIMIT, Parsed, clean_text, parse_json, size_guard
 from telemetry.queries.traces import SEVERITIES
 from telemetry.stacks import Details, parse_details
@@ -58,19 +58,6 @@ def show_json_text(text: object, *, what: str = "The payload") -> Parsed:
         _problem_note(parsed, value, what)
         show_text(value)
     return parsed
-
-
-_MARKDOWN: Final = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
-
-
-_AUTOLINK: Final = re.compile(r"(?i)\b(https?|ftp|www)(?=\\?[:.])")
-
-
-def plain(text: object) -> str:
-    """Logged text inside markdown (a label, a caption) shown as itself, never as formatting or a link
-    (a zero-width space after "https" keeps a logged URL from becoming a link in a label)."""
-    escaped = _MARKDOWN.sub(r"\\\1", " ".join(clean_text(text).split()))
-    return _AUTOLINK.sub("\\1\u200b", escaped)
 
 
 def _severity(level: object) -> str:
@@ -130,7 +117,7 @@ def show_trace(row: Mapping[str, object]) -> None:
     if "Content" in props:
         which = clean_text(props.get("Prediction/Input")) or "content"
         st.caption(f"Model data collection: **{plain(which)}**")
-        show_json_text(props["Content"], what=f"The {which}")
+        show_json_text(props["Content"], what=f"The {plain(which)}")
     rest = {k: v for k, v in props.items() if k not in ("Contents", "Content")}
     if rest:
         st.caption("Other properties")

@@ -16,7 +16,7 @@ import streamlit as st
 
 from telemetry.results import Outcome, QueryResult
 
-REFRESH_CHOICES: Final[dict[str, int | None]] = {"off": None, "30s": 30, "1m": 60, "5m": 300}
+REFRESH_CHOICES: Final[dict[str, int | None]] = {"off": None, "10s": 10, "30s": 30, "1m": 60, "5m": 300}
 
 
 def focused_panel() -> str | None:

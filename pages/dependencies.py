@@ -8,6 +8,7 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
+from components.auth import require_sign_in
 from components.chart_choice import choosable_chart
 from components.charts import FAILED_COLOUR, duration_histogram, ranking_bars, series_chart
 from components.filters import current_filters, link_params, url_text
@@ -28,6 +29,7 @@ from telemetry.results import Outcome, QueryResult
 
 RANKED = 5  # dependencies in the slowest and most failing charts
 
+require_sign_in()  # here too: Streamlit's legacy pages/ routing can run this file without app.py
 filters = current_filters()
 schema = current_source().kql_schema
 

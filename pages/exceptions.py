@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
+from components.auth import require_sign_in
 from components.charts import series_chart
 from components.filters import current_filters, link_params, url_text
 from components.navigation import PAGES
@@ -24,6 +25,7 @@ from telemetry.results import Outcome, QueryResult
 
 TRACES_PAGE = next(url for path, _, _, url in PAGES if path == "pages/traces.py")
 
+require_sign_in()  # here too: Streamlit's legacy pages/ routing can run this file without app.py
 filters = current_filters()
 schema = current_source().kql_schema
 _warnings: list[str] = []
@@ -56,7 +58,8 @@ def _groups(result: QueryResult, problem: str) -> None:
     new = [plain(f"{r.problem} ({r.service})") for r in table[table["new"]].itertuples()]
     if new:
         more = f" and {len(new) - 5} more" if len(new) > 5 else ""
-        st.warning(f"{len(new)} of {len(table)} groups are new in this period: {', '.join(new[:5])}{more}.",
+        named = ", ".join(plain(n) for n in new[:5])
+        st.warning(f"{len(new)} of {len(table)} groups are new in this period: {named}{more}.",
                    icon=":material/fiber_new:")
     for column in ("first_seen", "last_seen"):  # the page says times are UTC; no "+00:00" to cut off
         table[column] = table[column].dt.tz_convert(None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.auth import require_sign_in
 from components.chart_choice import choosable_chart, narrow_to_series
 from components.charts import series_chart
 from components.filters import current_filters, link_params
@@ -20,6 +21,7 @@ from telemetry.queries.failures import code_table, failure_rate, operation_table
 from telemetry.queries.requests import totals
 from telemetry.results import Outcome, QueryResult
 
+require_sign_in()  # here too: Streamlit's legacy pages/ routing can run this file without app.py
 filters = current_filters()
 schema = current_source().kql_schema
 _ctx = RenderContext.of(filters)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from components.auth import require_sign_in
 from components.charts import duration_histogram, percentile_panels
 from components.filters import current_filters, link_params
 from components.metrics import change_metric
@@ -20,6 +21,7 @@ from telemetry.results import Outcome, QueryResult
 
 MAX_SERIES = 6  # small charts in the percentiles panel; the busiest series get one each
 
+require_sign_in()  # here too: Streamlit's legacy pages/ routing can run this file without app.py
 filters = current_filters()
 schema = current_source().kql_schema
 _ctx = RenderContext.of(filters)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from components.auth import require_sign_in
 from components.charts import FAILED_COLOUR, PERCENTILE_COLOURS, sparkline
 from components.filters import current_filters, link_params
 from components.metrics import change_metric
@@ -20,6 +21,7 @@ from telemetry.model import Query, RenderContext
 from telemetry.queries.overview import Figure, headline, page_view, trend
 from telemetry.results import Outcome, QueryResult
 
+require_sign_in()  # here too: Streamlit's legacy pages/ routing can run this file without app.py
 filters = current_filters()
 schema = current_source().kql_schema
 _ctx = RenderContext.of(filters)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.auth import require_sign_in
 from components.charts import outcome_bars, series_chart
 from components.filters import current_filters
 from components.metrics import change_metric
@@ -17,6 +18,7 @@ from telemetry.queries.pages import page_queries
 from telemetry.queries.requests import operations_table, totals
 from telemetry.results import Outcome, QueryResult
 
+require_sign_in()  # here too: Streamlit's legacy pages/ routing can run this file without app.py
 filters = current_filters()
 ctx = RenderContext.of(filters)
 schema = current_source().kql_schema

@@ -6,10 +6,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from components.auth import require_sign_in
 from components.charts import operation_timeline, series_chart
 from components.filters import current_filters, url_params, write_url
 from components.panels import empty_text, show_panel
-from components.source import current_source, run_panels
+from components.endpoint_rows import console_panels, request_panels, search_in
+from components.source import current_source, reads_endpoint_logs, run_panels
 from components.tables import show_table
 from components.telemetry_rows import plain, show_exception_details, show_trace, trace_title
 from components.trace_search import pager, search_form
@@ -17,8 +19,11 @@ from components.url_params import set_params, synced_key
 from components.view import live, page_heading
 from telemetry.filters import grain_name
 from telemetry.model import Listing, RenderContext
-from telemetry.payloads import PROPERTY_LIMIT, distribution_grain, payload_rows, prediction_columns, prediction_distribution
+from telemetry.payloads import (
+    PROPERTY_LIMIT, distribution_grain, payload_rows, payload_table, prediction_columns, prediction_distribution,
+)
 from telemetry.queries import panel
+from telemetry.queries.endpoint_traces import console_histogram, console_listing, platform_rows, request_console
 from telemetry.queries.traces import (
     PAYLOAD_ROWS,
     PAYLOAD_SIZES,
@@ -33,6 +38,7 @@ from telemetry.queries.traces import (
 )
 from telemetry.results import Outcome, QueryResult
 
+require_sign_in()  # here too: Streamlit's legacy pages/ routing can run this file without app.py
 filters = current_filters()
 schema = current_source().kql_schema
 search, page, _warnings = search_from_params(url_params())
@@ -115,15 +121,29 @@ def _histogram(result: QueryResult) -> None:
 def _search_view(ctx: RenderContext) -> list[Outcome]:
     search_form(search)
     op = search.operation_id
+    endpoint_logs = reads_endpoint_logs()
+    if endpoint_logs and not op and search_in() == "console":  # the endpoint's console instead of traces
+        console = [console_listing(search, page), console_histogram(search)]
+        outcomes = run_panels(console, ctx)
+        console_panels(console, outcomes, ctx, page)
+        pager(page, len(outcomes[0].frame) if isinstance(outcomes[0], QueryResult) else 0)
+        return outcomes
     # One batch: the page of traces and either their histogram or the four parts of the operation
-    # (over one operation's few rows a histogram says nothing the timeline does not).
-    queries: list = [search_listing(search, page), *(operation_queries(op) if op else [search_histogram(search)])]
+    # (over one operation's few rows a histogram says nothing the timeline does not), with the
+    # endpoint's own row and console lines of the request where the source can hold them.
+    platform = [platform_rows(op), request_console(op)] if op and endpoint_logs else []
+    queries: list = [search_listing(search, page), *(operation_queries(op) if op else [search_histogram(search)]),
+                     *platform]
     outcomes = run_panels(queries, ctx)
+    if platform:
+        queries, outcomes, platform_outcomes = queries[:-2], outcomes[:-2], outcomes[-2:]
     nothing = empty_text("traces matching the search", ctx)
     if op:
         st.button("Back to the search", icon=":material/close:", key="traces.clear_op",
                   on_click=lambda: set_params(op=None, pg=None))
         _operation(op, queries[1:], outcomes[1:], ctx)
+        if platform:
+            request_panels(op, platform, platform_outcomes, ctx)
     else:
         show_panel(f"Matching traces per {grain_name(ctx.grain)}", outcomes[1], query=queries[1], ctx=ctx,
                    schema=schema, empty_text=nothing, render=_histogram)
@@ -131,7 +151,7 @@ def _search_view(ctx: RenderContext) -> list[Outcome]:
                          empty_text=nothing if page == 1 else f"No traces on page {page}; go back to newer ones.",
                          render=_rows)
     pager(page, len(listing.frame) if listing is not None else 0)
-    return outcomes
+    return [*outcomes, *(platform_outcomes if platform else [])]
 
 
 # --- payloads ---------------------------------------------------------------------------------
@@ -168,7 +188,7 @@ def _payloads(result: QueryResult, responses: Outcome) -> None:
     if not isinstance(responses, QueryResult):
         st.warning(f"The requests' responses could not be read, so calls show without their status: {responses}",
                    icon=":material/warning:")
-    table = payload_rows(result.frame, responses.frame if isinstance(responses, QueryResult) else None)
+    table = payload_table(result, responses if isinstance(responses, QueryResult) else None)
     frame = table.frame
     st.caption(f"The newest {PAYLOAD_ROWS:,} payload rows of the range at most ({table.rows_read:,} read, "
                f"{len(frame):,} scoring calls, each with its request's status and duration where it logged a "
@@ -177,11 +197,13 @@ def _payloads(result: QueryResult, responses: Outcome) -> None:
                "parses, so their columns hold only what model data collection kept, if anything.")
     if table.columns_left_out:
         st.caption(f"{table.columns_left_out:,} values past the first columns of a call were left out.")
+    if table.rare_columns:
+        st.caption(f"{table.rare_columns:,} more columns, each in fewer calls than those shown, were left out.")
     choices = prediction_columns(frame)
     if choices:
         column = st.selectbox("Prediction", choices, key="traces.prediction")
         grain = distribution_grain(frame["timestamp"])
-        st.caption(f"Distribution of {column} per {grain_name(grain)} over these calls.")
+        st.caption(f"Distribution of {plain(column)} per {grain_name(grain)} over these calls.")
         dist = prediction_distribution(frame, column, grain)
         if "p50" in dist:
             long = dist.melt(id_vars=["bucket"], value_vars=["p10", "p50", "p90"], var_name="series")

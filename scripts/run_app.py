@@ -4,7 +4,8 @@ With a `pages/` folder beside app.py, a fresh Streamlit server runs its first se
 legacy multipage mode (pages named after files) until `st.navigation` has run once, so the first
 visitor who opens any page but "/" gets a "Page not found" dialog over the right page
 (streamlit/streamlit#9992). app.py always routes with `st.navigation`; say so before the first
-session. Arguments go to `streamlit run`.
+session. Arguments go to `streamlit run`; `--dev` turns on the source-file watcher and run-on-save,
+which .streamlit/config.toml leaves off for the served app.
 
 `served(store)` starts it on a free loopback port for the browser tests and benchmarks.
 """
@@ -17,12 +18,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 ROOT = Path(__file__).resolve().parents[1]
+DEV_FLAGS = ["--server.fileWatcherType", "auto", "--server.runOnSave", "true"]
 
 
 def free_port() -> int:
@@ -48,14 +50,17 @@ def wait_healthy(base: str, process: subprocess.Popen[bytes], timeout_s: float) 
 @contextmanager
 def served(
     store: Path, *, log: IO[bytes] | int = subprocess.DEVNULL, env: dict[str, str] | None = None,
-    timeout_s: float = 60,
+    timeout_s: float = 60, start: tuple[str, ...] = (), args: Sequence[str] = (), root: Path = ROOT,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """The app on `store`, headless on 127.0.0.1: its base URL and process, stopped on exit."""
+    """The app on `store`, headless on 127.0.0.1: its base URL and process, stopped on exit.
+    `start` replaces this script (e.g. plain `streamlit run app.py`); `args`: more `streamlit run`
+    flags (e.g. "--server.fileWatcherType", "auto"); `root`: another copy of the app to serve (a
+    benchmark's baseline)."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port)],
-        cwd=ROOT, env={**os.environ, **(env or {}), "ENDPOINT_MONITOR_STORE": str(store)},
+        [sys.executable, *(start or (str(root / "scripts" / "run_app.py"),)), "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port), *args],
+        cwd=root, env={**os.environ, **(env or {}), "ENDPOINT_MONITOR_STORE": str(store)},
         stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
@@ -75,6 +80,8 @@ def main(args: list[str]) -> None:
     from streamlit.web import cli
 
     PagesManager.uses_pages_directory = False
+    if "--dev" in args:
+        args = [a for a in args if a != "--dev"] + DEV_FLAGS
     cli.main(["run", str(ROOT / "app.py"), *args], prog_name="streamlit")
 
 

@@ -4,7 +4,9 @@
     python -m telemetry query requests.rate [--range 24h | --from T --to T] [--service S ...] [--format csv|json]
     python -m telemetry kql requests.rate --schema classic|workspace
     python -m telemetry import PATH... [--store data/imported.duckdb]
+    python -m telemetry ingest [--store data/live.duckdb] [--port 8502] [--ikey GUID ...] [--capture DIR]
     python -m telemetry panels
+    python -m telemetry alert failures.rate --above 0.05 [--window 5m --scope workspace --format arm|bicep|az]
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from pathlib import Path
 
 import duckdb
 
+from telemetry import alert_cli
 from telemetry.errors import TelemetryError
 from telemetry.filters import from_query_params
 from telemetry.importer import IMPORT_STORE, run_cli
+from telemetry.ingest.cli import add_parser as _ingest_parser
 from telemetry.kql import render_kql
 from telemetry.model import RenderContext
 from telemetry.queries import PANELS, panel
@@ -68,7 +72,9 @@ def _parser() -> argparse.ArgumentParser:
                          help="data export / diagnostic settings JSON, Logs query CSV or continuous export; gzip or plain")
     imports.add_argument("--store", type=Path, default=IMPORT_STORE)
 
+    _ingest_parser(commands)
     commands.add_parser("panels", help="list the panels")
+    alert_cli.add_parser(commands)
     return parser
 
 
@@ -104,6 +110,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _demo(args)
     if args.command == "import":
         return run_cli(args.paths, args.store)
+    if args.command == "ingest":
+        from telemetry.ingest.cli import run_ingest
+
+        return run_ingest(args)
+    if args.command == "alert":
+        return alert_cli.run(args)
     try:
         query = panel(args.panel)
     except (KeyError, TypeError) as error:

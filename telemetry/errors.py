@@ -7,6 +7,7 @@
     ├── QueryTimeoutError    the service or the client gave up waiting
     ├── BadQueryError        400 (SemanticError, syntax): a bug in a query, not in the user
     ├── SourceUnavailableError  connection refused, 5xx, malformed answers
+    ├── WorkspaceOnlyError   a table only a Log Analytics workspace has, asked of a classic resource
     └── StoreMissingError    no local store at the configured path
 
 A page shows `str(error)` (what failed and what to do) in the failed panel's box and keeps the
@@ -24,6 +25,7 @@ __all__ = [
     "StoreMissingError",
     "TelemetryError",
     "ThrottledError",
+    "WorkspaceOnlyError",
 ]
 
 
@@ -62,4 +64,8 @@ class SourceUnavailableError(TelemetryError):
 
 
 class StoreMissingError(TelemetryError):
+    pass
+
+
+class WorkspaceOnlyError(TelemetryError):
     pass

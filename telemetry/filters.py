@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
+from telemetry.markdown_text import plain
+
 __all__ = [
     "GRAINS",
     "MAX_BINS",
@@ -86,10 +88,11 @@ class TimeRange:
         return self.preset is not None
 
     def resolve(self, now: datetime | None = None) -> Window:
-        # A relative range ends at the current minute, so a re-run within the minute asks
-        # the same question and hits the cache.
+        # A relative range ends where the current minute ends, so a re-run within the minute asks
+        # the same question and hits the cache, and rows of the minute in progress show (live
+        # ingestion: a request a few seconds old is on the page at the next refresh).
         if self.preset is not None:
-            end = _floor_minute(now or datetime.now(UTC))
+            end = _floor_minute(now or datetime.now(UTC)) + timedelta(minutes=1)
             return Window(end - PRESETS[self.preset], end)
         assert self.start is not None and self.end is not None
         return Window(self.start, self.end)
@@ -191,7 +194,7 @@ def from_query_params(params: Mapping[str, _ParamValue]) -> tuple[Filters, list[
         if raw in GRAINS:
             grain = raw
         elif raw and raw != "auto":
-            warnings.append(f"Ignored `grain={raw[:40]}`: use one of {', '.join(GRAINS)} or auto.")
+            warnings.append(f"Ignored `grain` = {plain(raw[:40])}: use one of {', '.join(GRAINS)} or auto.")
 
     split: Split = "service"
     if "split" in params:
@@ -199,7 +202,7 @@ def from_query_params(params: Mapping[str, _ParamValue]) -> tuple[Filters, list[
         if raw == "operation":
             split = "operation"
         elif raw != "service":
-            warnings.append(f"Ignored `split={raw[:40]}`: use service or operation.")
+            warnings.append(f"Ignored `split` = {plain(raw[:40])}: use service or operation.")
 
     filters = Filters(time, services, operation, result_code, grain, split)
     if grain is not None:
@@ -224,7 +227,7 @@ def _time_from_params(params: Mapping[str, _ParamValue], warnings: list[str]) ->
     raw = _first(params.get("range", DEFAULT_PRESET)).strip()
     if raw in PRESETS:
         return TimeRange(preset=raw)
-    warnings.append(f"Ignored `range={raw[:40]}`: use one of {', '.join(PRESETS)}.")
+    warnings.append(f"Ignored `range` = {plain(raw[:40])}: use one of {', '.join(PRESETS)}.")
     return TimeRange()
 
 

@@ -36,6 +36,7 @@ from telemetry.model import (
     Query,
     RenderContext,
     SampleValue,
+    SelfRendered,
     SeriesSplit,
     Summary,
     TimeBin,
@@ -44,9 +45,10 @@ from telemetry.model import (
     global_predicates,
     split_column,
 )
-from telemetry.schema import WORKSPACE_TABLES, Schema, columns, workspace_column
+from telemetry.endpoint_logs import workspace_only
+from telemetry.schema import WORKSPACE_TABLES, Schema, columns, is_endpoint_table, workspace_column
 
-__all__ = ["render_kql"]
+__all__ = ["KqlDialect", "render_kql"]
 
 
 class _Dialect:
@@ -55,6 +57,8 @@ class _Dialect:
         self.schema = schema
 
     def source(self) -> str:
+        if is_endpoint_table(self.table):
+            return workspace_only(self.table, self.schema)
         return self.table if self.schema == "classic" else WORKSPACE_TABLES[self.table]
 
     def col(self, column: str) -> str:
@@ -138,6 +142,10 @@ class _Dialect:
         raise TypeError(f"unknown measure {measure!r}")
 
 
+# For self-rendered queries: the same table, column and predicate spelling in both schemas.
+KqlDialect = _Dialect
+
+
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
@@ -150,10 +158,15 @@ def _order(order_by: tuple[tuple[str, str], ...]) -> str:
     return ", ".join(f"{name} {direction}" for name, direction in order_by)
 
 
-def render_kql(query: Query, ctx: RenderContext, schema: Schema) -> str:
-    """KQL text for `query` under `ctx`; user values appear only as escaped string literals."""
+def render_kql(query: Query, ctx: RenderContext, schema: Schema, *, bounded: bool = True) -> str:
+    """KQL text for `query` under `ctx`; user values appear only as escaped string literals.
+
+    `bounded=False` leaves out the time window, for an alert rule: Azure Monitor sets its range.
+    """
+    if isinstance(query, SelfRendered):
+        return query.kql(ctx, schema)
     d = _Dialect(query.table, schema)
-    lines = [d.source(), f"| where {d.window(ctx.read_window(query))}"]
+    lines = [d.source(), *([f"| where {d.window(ctx.read_window(query))}"] if bounded else [])]
     lines += d.derive((query, global_predicates(query, ctx.filters)))
     lines += [f"| where {d.predicate(p, ctx)}" for p in global_predicates(query, ctx.filters) + query.where]
     if isinstance(query, Listing):

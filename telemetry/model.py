@@ -48,6 +48,7 @@ __all__ = [
     "Predicate",
     "Property",
     "Query",
+    "SelfRendered",
     "RenderContext",
     "ResultColumn",
     "SampleValue",
@@ -61,7 +62,11 @@ __all__ = [
     "split_column",
 ]
 
-Table = Literal["requests", "dependencies", "exceptions", "traces"]
+Table = Literal[
+    "requests", "dependencies", "exceptions", "traces",
+    # Azure ML online endpoints' own logs (workspace-only; see telemetry.endpoint_logs)
+    "AmlOnlineEndpointTrafficLog", "AmlOnlineEndpointConsoleLog", "AmlOnlineEndpointEventLog",
+]
 
 
 # --- predicates -----------------------------------------------------------------------------
@@ -325,7 +330,32 @@ class Listing:
     description: str = ""
 
 
-Query: TypeAlias = Summary | Listing
+class SelfRendered:
+    """A query the two shapes above cannot say (features read out of logged JSON payloads): it
+    renders its own KQL and SQL and names its own result columns. It must stay a frozen,
+    hashable dataclass like the others (answers are cached by query). Values it puts in KQL go
+    through `telemetry.kql_literals`, in SQL only as bound parameters."""
+
+    name: str
+    table: Table
+    description: str
+    applies: frozenset[GlobalFilter]  # sidebar filters applied the usual way (a self-rendered query may apply its own)
+    where: tuple[Predicate, ...]
+
+    def kql(self, ctx: RenderContext, schema: str) -> str:
+        raise NotImplementedError
+
+    def sql(self, ctx: RenderContext) -> tuple[str, list[object]]:
+        raise NotImplementedError
+
+    def result_columns(self) -> list[ResultColumn]:
+        raise NotImplementedError
+
+    def read_window(self, ctx: RenderContext) -> Window:
+        return ctx.window
+
+
+Query: TypeAlias = Summary | Listing | SelfRendered
 # A panel's query from its own parameters (a chosen dependency, a search text, a page).
 PanelFactory: TypeAlias = Callable[..., Query]
 
@@ -354,6 +384,8 @@ class RenderContext:
 
     def read_window(self, query: Query) -> Window:
         """The window a query reads: the previous period too when it compares against it."""
+        if isinstance(query, SelfRendered):
+            return query.read_window(self)
         if isinstance(query, Summary) and query.compare_previous:
             return Window(self.window.previous().start, self.window.end)
         return self.window
@@ -388,6 +420,8 @@ _KIND_OF_TYPE: dict[str, ResultKind] = {
 
 def result_columns(query: Query) -> list[ResultColumn]:
     """The columns a query answers with, in order, the same in every dialect."""
+    if isinstance(query, SelfRendered):
+        return query.result_columns()
     types = {**columns(query.table), **DERIVED.get(query.table, {})}
     if isinstance(query, Listing):
         return [ResultColumn(col.name, _KIND_OF_TYPE[types[col.column]]) for col in query.columns]

@@ -25,14 +25,18 @@ import ast
 import json
 import math
 import re
+import threading
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Final, Literal, TypeAlias
 
 import pandas as pd
+from cachetools import LRUCache
 
 from telemetry.filters import GRAINS
+from telemetry.results import QueryResult
 
 __all__ = [
     "ITEM_LIMIT",
@@ -49,6 +53,7 @@ __all__ = [
     "parse_json",
     "properties",
     "payload_rows",
+    "payload_table",
     "prediction_columns",
     "prediction_distribution",
     "size_guard",
@@ -325,6 +330,7 @@ class PayloadTable:
     frame: pd.DataFrame  # _ROW_COLUMNS, then the flattened input.* and output.* columns
     rows_read: int  # trace rows the table was made from
     columns_left_out: int  # flattened leaves past the column cap, over all calls
+    rare_columns: int = 0  # columns past the table's cap: the keys the fewest calls have
 
     @property
     def truncated_share(self) -> float:
@@ -397,8 +403,13 @@ def payload_rows(frame: pd.DataFrame, responses: pd.DataFrame | None = None, *,
     `responses`, request rows (timestamp, operation_Id, cloud_RoleName, resultCode, duration,
     customDimensions), join each call to its request by id: its status and duration, and the
     response it logged as the output where the traces have none; a request whose response no
-    trace matched is a call of its own."""
-    records: list[dict[str, object]] = []
+    trace matched is a call of its own.
+
+    At most `max_columns` leaves a call, and `max_columns` columns in all: the ones the most calls
+    have. Calls that each log their own keys would otherwise make a column per key (2,000 calls
+    of 10 distinct keys: 20,000 columns, gigabytes)."""
+    rows: list[dict[str, object]] = []
+    leaves: list[dict[str, Scalar]] = []
     left_out = 0
     requests = _responses(responses)
     calls = _calls(frame)
@@ -414,20 +425,44 @@ def payload_rows(frame: pd.DataFrame, responses: pd.DataFrame | None = None, *,
     for call in calls:
         texts = call.texts()
         biggest = max(texts, key=len)
-        row: dict[str, object] = {
+        rows.append({
             "timestamp": call.timestamp, "operation_Id": call.operation_id, "service": call.service,
             "source": call.source,
             "size": len(biggest), "limit": size_guard(biggest) or "", "status": _status(call.parts()),
             **call.request,
-        }
+        })
         columns, dropped = flatten(call.document(), max_columns=max_columns)
         left_out += dropped
-        records.append({**row, **columns})
+        leaves.append(columns)
+    seen = Counter(name for columns in leaves for name in columns)
+    kept = {name for name, _ in seen.most_common(max_columns)}  # ties: the first met
+    records = [{**row, **{k: v for k, v in columns.items() if k in kept}}
+               for row, columns in zip(rows, leaves, strict=True)]
     table = pd.DataFrame.from_records(records, columns=None if records else list(_ROW_COLUMNS))
     table = _typed_columns(table)
     if len(table):
         table = table.sort_values("timestamp", ascending=False, kind="stable").reset_index(drop=True)
-    return PayloadTable(table, len(frame), left_out)
+    return PayloadTable(table, len(frame), left_out, len(seen) - len(kept))
+
+
+_TABLES: Final[LRUCache[tuple[object, ...], PayloadTable]] = LRUCache(maxsize=8)
+_TABLES_LOCK: Final = threading.Lock()
+
+
+def payload_table(result: QueryResult, responses: QueryResult | None = None) -> PayloadTable:
+    """`payload_rows` of a payload listing's answer (joined to a response listing's, when given),
+    worked out once per answer (a page re-runs on every click, and the shared cache hands back the
+    same answer for 60 s)."""
+    key: tuple[object, ...] = (result.name, result.source, result.query_text, result.fetched_at)
+    if responses is not None:
+        key += (responses.query_text, responses.fetched_at)
+    with _TABLES_LOCK:
+        if (found := _TABLES.get(key)) is not None:
+            return found
+    table = payload_rows(result.frame, responses.frame if responses is not None else None)
+    with _TABLES_LOCK:
+        _TABLES[key] = table
+    return table
 
 
 def _typed_columns(table: pd.DataFrame) -> pd.DataFrame:

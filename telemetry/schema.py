@@ -11,12 +11,14 @@ from typing import Final, Literal
 
 __all__ = [
     "CLASSIC_TABLES",
+    "ENDPOINT_TABLES",
     "WORKSPACE_TABLES",
     "Schema",
     "columns",
     "workspace_column",
     "workspace_schema",
     "classic_schema",
+    "is_endpoint_table",
 ]
 
 Schema = Literal["classic", "workspace"]
@@ -116,6 +118,76 @@ WORKSPACE_TABLES: Final[dict[str, str]] = {
     "customEvents": "AppEvents",
 }
 
+# Azure ML managed online endpoints' own resource logs (a diagnostic setting sends them to a Log
+# Analytics workspace, App Insights or not). They exist only in workspaces, so they have no classic
+# name: the local store keeps them under their own table and column names. Columns besides the
+# Log Analytics standard ones, as the table reference gives them.
+_ENDPOINT_COMMON: Final[dict[str, str]] = {
+    "TimeGenerated": "datetime",
+    "Type": "string",
+    "OperationName": "string",
+    "DeploymentName": "string",
+}
+ENDPOINT_TABLES: Final[dict[str, dict[str, str]]] = {
+    "AmlOnlineEndpointTrafficLog": {
+        **_ENDPOINT_COMMON,
+        "AuthType": "string",
+        "AzureMLWorkspaceId": "string",
+        "AzureMLWorkspaceName": "string",
+        "EndpointName": "string",
+        "IdentityData": "string",
+        "Location": "string",
+        "Method": "string",
+        "ModelStatusCode": "int",
+        "ModelStatusReason": "string",
+        "Path": "string",
+        "Protocol": "string",
+        "RequestDurationMs": "int",
+        "RequestPayloadSize": "int",
+        "RequestThrottlingDelayMs": "int",
+        "ResponseCode": "int",
+        "ResponseCodeReason": "string",
+        "ResponseDurationMs": "int",
+        "ResponsePayloadSize": "int",
+        "ResponseThrottlingDelayMs": "int",
+        "TotalDurationMs": "int",
+        "UserAgent": "string",
+        "XMSClientRequestId": "string",
+        "XRequestId": "string",
+    },
+    "AmlOnlineEndpointConsoleLog": {
+        **_ENDPOINT_COMMON,
+        "ContainerImageName": "string",
+        "ContainerName": "string",
+        "InstanceId": "string",
+        "Message": "string",
+    },
+    "AmlOnlineEndpointEventLog": {
+        **_ENDPOINT_COMMON,
+        "InstanceId": "string",
+        "Message": "string",
+        "Name": "string",
+    },
+}
+# The query model names every table's time "timestamp" and its weight "itemCount". These logs are
+# not sampled (a row is one event), so their weight is the constant 1, which KQL and DuckDB both
+# read as an expression wherever a column would go.
+_ENDPOINT_LOGICAL: Final[dict[str, str]] = {"timestamp": "TimeGenerated", "itemCount": "1"}
+_ENDPOINT_LOGICAL_TYPES: Final[dict[str, str]] = {"timestamp": "datetime", "itemCount": "int"}
+
+
+def is_endpoint_table(table: str) -> bool:
+    """An Azure ML online endpoint log table: workspace-only, kept locally under its own name."""
+    return table in ENDPOINT_TABLES
+
+
+def _endpoint_column(table: str, column: str) -> str:
+    if column in _ENDPOINT_LOGICAL:
+        return _ENDPOINT_LOGICAL[column]
+    if column not in ENDPOINT_TABLES[table]:
+        raise KeyError(f"{table} has no column {column}")
+    return column
+
 # Classic -> workspace renames that are not a plain capitalisation (convert-classic-resource docs).
 _RENAMED: Final[dict[str, str | None]] = {
     "timestamp": "TimeGenerated",
@@ -158,11 +230,15 @@ _WORKSPACE_REFERENCED: Final[dict[str, str]] = {"ReferencedItemId": "string", "R
 
 def columns(table: str) -> dict[str, str]:
     """Classic column name -> Kusto type for one table."""
+    if is_endpoint_table(table):
+        return {**_ENDPOINT_LOGICAL_TYPES, **ENDPOINT_TABLES[table]}
     return CLASSIC_TABLES[table]
 
 
 def workspace_column(table: str, column: str) -> str:
     """The workspace-based name of a classic column; KeyError when the workspace has none."""
+    if is_endpoint_table(table):
+        return _endpoint_column(table, column)
     if (table, column) in _RENAMED_PER_TABLE:
         return _RENAMED_PER_TABLE[(table, column)]
     if column in _RENAMED:
@@ -194,4 +270,5 @@ def workspace_schema() -> dict[str, dict[str, str]]:
         if table in ("requests", "dependencies", "traces"):
             mapped.update(_WORKSPACE_REFERENCED)
         schema[WORKSPACE_TABLES[table]] = mapped
+    schema.update({table: {**cols, **_WORKSPACE_ONLY} for table, cols in ENDPOINT_TABLES.items()})
     return schema

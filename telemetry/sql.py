@@ -43,6 +43,7 @@ from telemetry.model import (
     Query,
     RenderContext,
     SampleValue,
+    SelfRendered,
     SeriesSplit,
     Summary,
     TimeBin,
@@ -51,8 +52,9 @@ from telemetry.model import (
     global_predicates,
     split_column,
 )
+from telemetry.schema import is_endpoint_table
 
-__all__ = ["BUCKET_RATIO", "SqlQuery", "has_pattern", "json_pointer", "render_sql"]
+__all__ = ["BUCKET_RATIO", "SqlBuilder", "SqlQuery", "has_pattern", "json_pointer", "render_sql"]
 
 BUCKET_RATIO: Final = 1.02
 _LOG_RATIO: Final = math.log(BUCKET_RATIO)
@@ -67,6 +69,15 @@ class SqlQuery:
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _source(table: str) -> str:
+    """The table a query reads; an endpoint log (kept under its own column names) also answers to
+    the model's "timestamp" and "itemCount" (1: a row is one event). DuckDB pushes the window's
+    filter through this projection to the table's scan."""
+    if not is_endpoint_table(table):
+        return sql_source(table)  # App Insights tables, with their derived columns (telemetry.derived)
+    return f'(SELECT *, "TimeGenerated" AS "timestamp", 1 AS "itemCount" FROM {_q(table)}) AS {_q(table)}'
 
 
 @dataclass
@@ -118,7 +129,7 @@ class _Builder:
             case InOperationsOf(table=table, where=where):
                 inner = _Builder(self.ctx, self.params, table)  # binds into the same parameter list
                 conds = [inner.window(self.ctx.window), *(inner.predicate(p) for p in where)]
-                return f"{REQ_ID} IN (SELECT {REQ_ID} FROM {sql_source(table)} WHERE {' AND '.join(conds)})"
+                return f"{REQ_ID} IN (SELECT {REQ_ID} FROM {_source(table)} WHERE {' AND '.join(conds)})"
         raise TypeError(f"unknown predicate {pred!r}")
 
     def field(self, column: Field) -> str:
@@ -177,7 +188,13 @@ def has_pattern(text: str) -> str:
     return f"{before}(?i:{body}){after}"
 
 
+# For self-rendered queries: predicates and properties bound the same way as every panel's.
+SqlBuilder = _Builder
+
+
 def render_sql(query: Query, ctx: RenderContext) -> SqlQuery:
+    if isinstance(query, SelfRendered):
+        return SqlQuery(*query.sql(ctx))
     b = _Builder(ctx, table=query.table)
     text = _listing(query, b) if isinstance(query, Listing) else _summary(query, b)
     return SqlQuery(text, b.params)
@@ -186,7 +203,7 @@ def render_sql(query: Query, ctx: RenderContext) -> SqlQuery:
 def _listing(query: Listing, b: _Builder) -> str:
     cols = ", ".join(f"{_q(c.column)} AS {_q(c.name)}" for c in query.columns)
     return (
-        f"SELECT {cols} FROM {sql_source(query.table)} WHERE {b.where(query)} "
+        f"SELECT {cols} FROM {_source(query.table)} WHERE {b.where(query)} "
         f"ORDER BY {_order(query.order_by)} LIMIT {int(query.limit)} OFFSET {int(query.offset)}"
     )
 
@@ -225,7 +242,7 @@ def _summary(query: Summary, b: _Builder) -> str:
         select = [f"{expr} AS {_q(alias)}" for alias, expr in dims]
         select += [f"{b.measure(m)} AS {_q(m.alias)}" for m in others]
         group = " GROUP BY ALL" if dims else ""
-        return f"SELECT {', '.join(select)} FROM {sql_source(query.table)} WHERE {b.where(query)}{group}{tail}"
+        return f"SELECT {', '.join(select)} FROM {_source(query.table)} WHERE {b.where(query)}{group}{tail}"
     return _with_percentiles(query, b, dims, names, percentiles, others) + tail
 
 
@@ -251,7 +268,7 @@ def _with_percentiles(
     bucket = f"round(ln(greatest({_q(column)}, {_SMALLEST})) / {_LOG_RATIO!r})"
     hist_select = [f"{expr} AS {_q(alias)}" for alias, expr in dims] + [f"{bucket} AS b_", "sum(itemCount) AS w_"]
     hist_select += [f"{_partial(m, b)} AS {name}" for m, name in parts]
-    hist = f"SELECT {', '.join(hist_select)} FROM {sql_source(query.table)} WHERE {b.where(query)} GROUP BY ALL"
+    hist = f"SELECT {', '.join(hist_select)} FROM {_source(query.table)} WHERE {b.where(query)} GROUP BY ALL"
     # b_ is unique within a partition, so a ROWS frame gives the running sum RANGE would.
     cum = (
         f"SELECT *, sum(w_) OVER ({partition}ORDER BY b_ ROWS UNBOUNDED PRECEDING) AS cw_, "
@@ -267,7 +284,7 @@ def _with_percentiles(
     # The dimensions are rendered again: a Period binds its own parameter where it appears.
     dc_select = [f"{expr} AS {_q(alias)}" for alias, expr in _dimensions(query, b)]
     dc_select += [f"{b.measure(m)} AS {_q(m.alias)}" for m in distinct]
-    dc = f"SELECT {', '.join(dc_select)} FROM {sql_source(query.table)} WHERE {b.where(query)}{' GROUP BY ALL' if dims else ''}"
+    dc = f"SELECT {', '.join(dc_select)} FROM {_source(query.table)} WHERE {b.where(query)}{' GROUP BY ALL' if dims else ''}"
     main = ", ".join([*names, *(f"{read[id(m)]} AS {_q(m.alias)}" for m in query.measures if id(m) in read)])
     join = " AND ".join(f"main_.{n} IS NOT DISTINCT FROM dc_.{n}" for n in names) or "TRUE"
     measures = [f"{'dc_' if isinstance(m, DistinctCount) else 'main_'}.{_q(m.alias)}" for m in query.measures]

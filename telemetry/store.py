@@ -17,14 +17,17 @@ from typing import Final
 import duckdb
 import pyarrow as pa
 
-from telemetry.schema import CLASSIC_TABLES
+from telemetry.schema import CLASSIC_TABLES, ENDPOINT_TABLES, workspace_schema
 
 __all__ = [
-    "DEFAULT_STORE", "STORE_TABLES", "build_store", "connect", "create_tables", "duckdb_type", "replacing",
+    "DEFAULT_STORE", "ENDPOINT_STORE_TABLES", "STORE_TABLES", "build_store", "connect", "create_tables", "duckdb_type", "replacing",
 ]
 
 DEFAULT_STORE: Final = Path(os.environ.get("ENDPOINT_MONITOR_STORE", "data/demo.duckdb"))
 STORE_TABLES: Final = ("requests", "dependencies", "exceptions", "traces")
+# Azure ML online endpoints' logs, under their own (workspace) table and column names, standard
+# Log Analytics columns included: they have no classic schema to keep.
+ENDPOINT_STORE_TABLES: Final = tuple(ENDPOINT_TABLES)
 BUILD_MEMORY_LIMIT: Final = "1GB"
 
 # dynamic stays text: App Insights may cut a payload mid-JSON, and the store must keep it as sent.
@@ -47,6 +50,9 @@ def create_tables(con: duckdb.DuckDBPyConnection) -> None:
     for table in STORE_TABLES:
         cols = ", ".join(f'"{name}" {duckdb_type(kind)}' for name, kind in CLASSIC_TABLES[table].items())
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({cols})")
+    for table in ENDPOINT_STORE_TABLES:
+        cols = ", ".join(f'"{name}" {duckdb_type(kind)}' for name, kind in workspace_schema()[table].items())
+        con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({cols})')
 
 
 def connect(path: Path | str, *, read_only: bool = True) -> duckdb.DuckDBPyConnection:
@@ -102,9 +108,9 @@ def _fill(con: duckdb.DuckDBPyConnection, batches: Iterable[tuple[str, pa.Table]
     time), so the tables end up near-sorted and range scans skip most row groups, without the
     memory of re-sorting a whole table (13.8 GB at 10M requests)."""
     for table, rows in batches:
-        if table not in STORE_TABLES:
+        if table not in STORE_TABLES + ENDPOINT_STORE_TABLES:
             raise ValueError(f"unknown table {table!r}")
         names = ", ".join(f'"{name}"' for name in rows.column_names)
-        con.register("batch_rows", rows.sort_by("timestamp"))
-        con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM batch_rows")
+        con.register("batch_rows", rows.sort_by("TimeGenerated" if table in ENDPOINT_STORE_TABLES else "timestamp"))
+        con.execute(f'INSERT INTO "{table}" ({names}) SELECT {names} FROM batch_rows')
         con.unregister("batch_rows")

@@ -37,13 +37,25 @@ import duckdb
 import pandas as pd
 from azure.core.credentials import AccessToken
 
+from telemetry import endpoint_logs
 from telemetry.derived import DERIVED
 from telemetry.filters import Filters, TimeRange, Window
 from telemetry.kql import render_kql
-from telemetry.model import Column, Earliest, Latest, Listing, Query, RenderContext, SampleValue, Summary, result_columns
+from telemetry.model import (
+    Column,
+    Earliest,
+    Latest,
+    Listing,
+    Query,
+    RenderContext,
+    SampleValue,
+    SelfRendered,
+    Summary,
+    result_columns,
+)
 from telemetry.queries import PANELS
 from telemetry.queries.pages import PAGE_VIEWS, page_queries
-from telemetry.schema import WORKSPACE_TABLES, Schema, columns, workspace_column, workspace_schema
+from telemetry.schema import WORKSPACE_TABLES, Schema, columns, is_endpoint_table, workspace_column, workspace_schema
 from telemetry.sources.local import LocalSource
 from telemetry.sources.logs_api import DETECTED_TABLES, STATEMENT_SEPARATOR, detection_kql
 
@@ -111,6 +123,7 @@ class Fault:
     keep_tables: int | None = None  # partial: only the first tables of a multi-statement answer
     times: int | None = 1  # requests it spoils; None: until cleared
     match: str | None = None  # sub-query faults: the query text contains this
+    null_body: bool = False  # sub-query faults: the batch item's body is null
 
     def error(self) -> Body:
         return self.body if self.body is not None else _STATUS_BODIES.get(self.status, _STATUS_BODIES[500])()
@@ -144,6 +157,8 @@ _KIND_TYPES: Final = {"count": "long", "real": "real", "datetime": "datetime", "
 
 def _source_column(query: Query, name: str) -> str | None:
     """The table column a result column is read from, when it is one (not an aggregate)."""
+    if isinstance(query, SelfRendered):
+        return None  # it names its result columns' kinds itself
     if isinstance(query, Listing):
         return next(c.column for c in query.columns if c.name == name)
     for dim in query.by:
@@ -164,7 +179,7 @@ def kusto_type(query: Query, name: str, kind: str, schema: str) -> str:
         return DERIVED[query.table][column]
     if schema == "classic":
         return columns(query.table)[column]
-    return workspace_schema()[WORKSPACE_TABLES[query.table]][workspace_column(query.table, column)]
+    return workspace_schema()[WORKSPACE_TABLES.get(query.table, query.table)][workspace_column(query.table, column)]
 
 
 def kusto_datetime(moment: pd.Timestamp | datetime) -> str:
@@ -249,6 +264,11 @@ def known_queries() -> list[Query]:
     return found
 
 
+def schemas_of(query: Query) -> tuple[Schema, ...]:
+    """The KQL schemas a query's table exists in (online endpoint logs: workspaces only)."""
+    return ("workspace",) if is_endpoint_table(query.table) else ("classic", "workspace")
+
+
 class StoreAnswers:
     """A panel's KQL answered from a DuckDB store, by rendering known queries for the timespan."""
 
@@ -263,7 +283,7 @@ class StoreAnswers:
     def learn(self, queries: Sequence[Query], ctx: RenderContext) -> None:
         """Make these exact (query, context) pairs answerable, in both schemas."""
         for query in queries:
-            for schema in ("classic", "workspace"):
+            for schema in schemas_of(query):
                 self.learned[render_kql(query, ctx, schema)] = (query, ctx, schema)
 
     def _catalogue(self, window: Window) -> dict[str, tuple[Query, RenderContext, str]]:
@@ -271,12 +291,13 @@ class StoreAnswers:
             if window not in self._by_window:
                 found: dict[str, tuple[Query, RenderContext, str]] = {}
                 half = Window(window.start + window.length / 2, window.end)  # compare_previous reads 2 windows
-                for view in (window, half):
+                third = Window(window.start + window.length * 2 / 3, window.end)  # model drift's reference: 2x
+                for view in (window, half, third):
                     for filters in self.filters:
                         filters = replace(filters, time=TimeRange(None, view.start, view.end))
                         ctx = RenderContext(view, filters.grain_for(view), filters)
                         for query in known_queries() + self.extra:
-                            for schema in ("classic", "workspace"):
+                            for schema in schemas_of(query):
                                 found.setdefault(render_kql(query, ctx, schema), (query, ctx, schema))
                 self._by_window[window] = found
             return self._by_window[window]
@@ -300,6 +321,8 @@ class DetectionAnswers:
     def __call__(self, text: str, window: Window | None) -> Body | None:
         if window is None:
             return None
+        if text == endpoint_logs.detection_kql(window):
+            return self._endpoint_tables(window)
         schemas: tuple[Schema, ...] = ("classic", "workspace")
         schema = next((s for s in schemas if detection_kql(s, window) == text), None)
         if schema is None:
@@ -313,6 +336,16 @@ class DetectionAnswers:
         with duckdb.connect(str(self.store), read_only=True) as con:
             frame = con.execute(f"SELECT * FROM ({sql}) ORDER BY items DESC, table_, service", params).df()
         return table_json(frame, ["string", "string", "long"])
+
+    def _endpoint_tables(self, window: Window) -> Body:
+        """Rows per online endpoint log table (the store keeps them under their own names)."""
+        sql = " UNION ALL ".join(
+            f"SELECT '{t}' AS table_, count(*) AS rows FROM \"{t}\" WHERE TimeGenerated >= ? AND TimeGenerated < ?"
+            for t in endpoint_logs.ENDPOINT_LOG_TABLES)
+        params = [window.start, window.end] * len(endpoint_logs.ENDPOINT_LOG_TABLES)
+        with duckdb.connect(str(self.store), read_only=True) as con:
+            frame = con.execute(f"SELECT * FROM ({sql}) WHERE rows > 0 ORDER BY table_", params).df()
+        return table_json(frame, ["string", "long"])
 
 
 # --- the server ----------------------------------------------------------------------------------
@@ -395,7 +428,7 @@ class FakeLogsApi:
         return None
 
     # answering
-    def answer(self, body: Body, prefer: str | None) -> tuple[int, Body]:
+    def answer(self, body: Body, prefer: str | None) -> tuple[int, Body | None]:
         """One query body -> (status, response body), statements of a multi-statement query together."""
         text = str(body.get("query") or "")
         fault = self._take(self.query_faults, text)
@@ -404,6 +437,8 @@ class FakeLogsApi:
             self._stopping.wait(min(fault.delay_s, wait))
             if fault.delay_s > wait:  # the service stops the query at Prefer: wait=N
                 return 504, _STATUS_BODIES[504]()
+        if fault is not None and fault.null_body:
+            return fault.status, None
         if fault is not None and fault.status != 200:
             return fault.status, fault.error()
         window = parse_timespan(body.get("timespan"))

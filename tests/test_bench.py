@@ -14,7 +14,9 @@ import pytest
 from bench.__main__ import main
 from bench.baseline import pandas_page
 from bench.data import RANGES, context
+from telemetry.drift import drift_table, over_time
 from telemetry.model import ItemCount, Listing, Summary, WeightedMean, WeightedPercentile
+from telemetry.queries.model_monitoring import FeatureDrift
 from telemetry.queries.pages import PAGE_VIEWS, page_queries
 from telemetry.sources.local import LocalSource
 
@@ -96,6 +98,9 @@ def test_the_pandas_baseline_computes_the_same_panels_as_the_page(demo_store: Pa
     ours = [r.frame for r in LocalSource(demo_store).run(queries, ctx)]  # type: ignore[union-attr]
     theirs = pandas_page(demo_store, queries, ctx)
     for query, mine, other in zip(queries, ours, theirs, strict=True):
+        if isinstance(query, FeatureDrift):
+            _same_drift(mine, other, over_time=query.over_time)
+            continue
         assert len(mine) == len(other), query.name
         if isinstance(query, Listing):
             ordered = query.order_by[0][0]  # ties may come in another order: compare what orders them
@@ -111,6 +116,44 @@ def test_the_pandas_baseline_computes_the_same_panels_as_the_page(demo_store: Pa
         for name in close:  # ours: log buckets 2 % wide; pandas: exact
             np.testing.assert_allclose(joined[name].astype(float), joined[f"{name}_pd"].astype(float),
                                        rtol=0.025, err_msg=f"{query.name}.{name}")
+
+
+def _same_drift(answer: pd.DataFrame, baseline: pd.DataFrame, *, over_time: bool) -> None:
+    """The Model page's numbers from its histograms against the baseline's from the raw values:
+    Jensen-Shannon and PSI on the same bins exactly; W1 within one of its bins, D never above."""
+    if over_time:
+        _same_drift_over_time(answer, baseline)
+        return
+    assert len(baseline) > 0
+    for service, rows in baseline.groupby("service"):
+        ours = drift_table(answer, str(service)).set_index("feature")
+        for row in rows.itertuples():
+            mine = ours.loc[row.feature]
+            np.testing.assert_allclose(mine["jensen_shannon"], row.jensen_shannon, atol=1e-9)
+            np.testing.assert_allclose(mine["psi"], row.psi, atol=1e-9)
+            if row.kind == "numeric":
+                assert abs(mine["normalized_wasserstein"] - row.normalized_wasserstein) <= _bin_over_std(
+                    answer, str(service), str(row.feature)), row
+                assert mine["ks_statistic"] <= row.ks_statistic + 1e-9
+
+
+def _bin_over_std(answer: pd.DataFrame, service: str, feature: str) -> float:
+    """One fine bin's width over the reference's standard deviation: the binned W1's bound."""
+    rng = answer[(answer["part"] == "range") & (answer["service"] == service) & (answer["feature"] == feature)].iloc[0]
+    w = float(rng["w_ref"])
+    std = np.sqrt(max(float(rng["sxx_ref"]) / w - (float(rng["sx_ref"]) / w) ** 2, 0.0))
+    return (float(rng["hi"]) - float(rng["lo"])) / int(rng["fine"]) / max(std, 0.001) + 1e-9
+
+
+def _same_drift_over_time(answer: pd.DataFrame, baseline: pd.DataFrame) -> None:
+    buckets = baseline[baseline["bucket"].notna()]
+    assert len(buckets) > 0
+    for (service, feature), rows in buckets.groupby(["service", "feature"]):
+        ours = over_time(answer, str(service), str(feature)).set_index("bucket")
+        bound = _bin_over_std(answer, str(service), str(feature))
+        for row in rows.itertuples():
+            mine = ours.loc[pd.Timestamp(row.bucket, tz="UTC"), "value"]
+            assert abs(mine - row.normalized_wasserstein) <= bound, (service, feature, row.bucket)
 
 
 def test_the_readme_shows_the_benchmark_tables_of_this_commits_results() -> None:

@@ -43,9 +43,9 @@ def test_default_filters_make_an_empty_query_string() -> None:
     assert to_query_params(Filters()) == {}
 
 
-def test_relative_range_ends_at_the_current_minute_and_stays_relative() -> None:
+def test_relative_range_ends_with_the_current_minute_and_stays_relative() -> None:
     window = TimeRange(preset="1h").resolve(NOW)
-    assert window.end == datetime(2026, 11, 20, 12, 34, tzinfo=UTC)
+    assert window.end == datetime(2026, 11, 20, 12, 35, tzinfo=UTC)  # rows of the minute in progress show
     assert window.length == timedelta(hours=1)
     assert "range" in to_query_params(Filters(TimeRange(preset="1h")))
 

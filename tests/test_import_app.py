@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from components.navigation import PAGES
 from telemetry.importer import import_exports
-from tests.apptest import run_page
+from tests.apptest import run_page, texts
 from tests.test_import import FIXTURES, ROOT, _workspace_json
 
 
@@ -43,8 +43,8 @@ def test_uploaded_exports_import_and_the_page_shows_their_requests_and_names_a_b
     next(b for b in at.button if b.label == "Import").click().run()
     assert not at.exception
     requests = _workspace_json(good).query("table == 'requests'")
-    assert any(f"requests: {len(requests):,} rows added" in s.value for s in at.success)
-    assert any(f"Could not import {bad.name}: no time column" in w.value for w in at.warning)
+    assert any(f"requests: {len(requests):,} rows added" in s for s in texts(at, "success"))
+    assert any(f"Could not import {bad.name}: no time column" in w for w in texts(at, "warning"))
     assert "Source: **imported exports (imported.duckdb)**" in _caption_texts(at)
     assert at.query_params["from"] == "2026-11-18T10:00:00Z"  # the range moves to the imported data
     shown = {m.label: m.value for m in at.metric}

@@ -66,6 +66,8 @@ traces (all message "STDOUT": what score.py prints, the text in customDimensions
   - severity 2 "WARNING: slow feature store ..., retrying" after a feature-store timeout;
   - severity 3 "Traceback (most recent call last): ..." for every request that raised;
   - severity 1 "model initialized HH:MM:SS" at each instance start (no operation).
+fraud-scorer drifts (telemetry/demo/drift.py): 20 hours before the end its amounts grow x1.8, a new
+country "MX" appears on 30 % of calls, and its fraud probabilities rise after them.
 image-classifier, the older deployment, also logs model data collection: per successful request two
 traces with message "model_data_collection" and customDimensions {"Content": <JSON of the input
 or the prediction, cut at 8,192>, "Model Name": "resnet50-pets", "Model Version": "3",
@@ -90,6 +92,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from telemetry.demo import endpoints
+from telemetry.demo.drift import DRIFT_SERVICE, NEW_COUNTRY, drift_fraud, drift_start_us
 from telemetry.store import build_store
 
 __all__ = [
@@ -221,6 +225,7 @@ SERVICES: Final[tuple[_Service, ...]] = (
 )
 _INCIDENT_RATES: Final = np.array([0.0, 0.16, 0.04, 0.07, 0.03])  # 400, 500, 502, 503, 504 at the plateau
 _N_INSTANCES: Final = sum(len(s.instances) for s in SERVICES)
+_ENDPOINT_SERVICE: Final = next(i for i, s in enumerate(SERVICES) if s.name == endpoints.ENDPOINT)
 
 _FEATURE_HOST: Final = "features.contoso.internal"
 _SQL_TARGET: Final = "tcp:sql-ml.database.windows.net | featuresdb"
@@ -233,6 +238,7 @@ _IMAGE_STORE: Final = "contosoimages.blob.core.windows.net"
 _LABELS: Final = pa.array(["cat", "dog", "rabbit", "hamster", "parrot", "goldfish"])
 _MCC: Final = pa.array(["5411", "5812", "5999", "4111", "5732", "7995", "5541"])
 _COUNTRIES: Final = pa.array(["US", "US", "US", "GB", "DE", "FR", "CA", "NL", "BR", "IN"])
+_COUNTRIES_AFTER_DRIFT: Final = pa.concat_arrays([_COUNTRIES, pa.array([NEW_COUNTRY])])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -268,6 +274,12 @@ def generate(
             for table, rows in _service_chunk(plan, si, svc, t0, t0 + span, rng).items():
                 if rows.num_rows:
                     parts[table].append(rows)
+        # The fraud-scorer endpoint's own logs (telemetry.demo.endpoints), from its App Insights requests.
+        key = (t0 // _MIN_US, span // _MIN_US, len(SERVICES))
+        logs = endpoints.endpoint_logs(
+            plan.start_us, plan.end_us, t0, t0 + span, pa.concat_tables(parts["requests"], promote_options="default"),
+            plan.starts[_ENDPOINT_SERVICE], np.random.default_rng(np.random.SeedSequence(plan.seed, spawn_key=key)))
+        parts.update({table: [rows] for table, rows in logs.items()})
         for table, rows in inference_server.chunk(plan, t0, t0 + span).items():  # the azmlinfsrv service
             if rows.num_rows:
                 parts[table].append(inference_server.conform(rows, parts[table]))
@@ -710,7 +722,8 @@ def _scoring(
     # traces: prints of successful requests, feature-store warnings, tracebacks, data collection
     traces: list[pa.Table] = []
     ok = np.flatnonzero(category == OK)
-    printed = _print_contents(svc, rng, batch[ok], inline_image[ok], image_urls.take(pa.array(ok)))
+    drift_from = drift_start_us(plan.end_us, (plan.end_us - plan.start_us) // _DAY_US)
+    printed = _print_contents(svc, rng, batch[ok], inline_image[ok], image_urls.take(pa.array(ok)), ts[ok], drift_from)
     sel_ok = pa.array(ok)
 
     def trace(sel: np.ndarray, at: np.ndarray, message: str, severity: np.ndarray | int, dims: pa.Array) -> None:
@@ -763,7 +776,8 @@ def _scoring(
 
 
 def _print_contents(
-    svc: _Service, rng: np.random.Generator, batch: np.ndarray, inline_image: np.ndarray, image_urls: pa.Array
+    svc: _Service, rng: np.random.Generator, batch: np.ndarray, inline_image: np.ndarray, image_urls: pa.Array,
+    t_us: np.ndarray, drift_from: int,
 ) -> dict[str, pa.Array]:
     """What run() prints for each successful request (JSON; big ones are cut later)."""
     n = len(batch)
@@ -784,9 +798,13 @@ def _print_contents(
         amount = np.round(rng.lognormal(3.6, 1.1, n), 2)
         present = rng.random(n) < 0.55
         proba = rng.beta(0.6, 18, n)
+        merchant = rng.integers(0, len(_MCC), n)
+        country = rng.integers(0, len(_COUNTRIES), n)
+        if svc.name == DRIFT_SERVICE:  # a new market from mid-week on (telemetry/demo/drift.py)
+            amount, country, proba = drift_fraud(t_us, drift_from, amount, country, proba, len(_COUNTRIES))
         record = _join('{"amount": ', _num(amount, 2), ', "merchant_category": "',
-                       _take(_MCC, rng.integers(0, len(_MCC), n)), '", "country": "',
-                       _take(_COUNTRIES, rng.integers(0, len(_COUNTRIES), n)), '", "card_present": ',
+                       _take(_MCC, merchant), '", "country": "',
+                       _take(_COUNTRIES_AFTER_DRIFT, country), '", "card_present": ',
                        _take(["false", "true"], present.astype(np.int32)), "}")
         decision = _take(["approve", "review", "decline"], np.searchsorted([0.3, 0.8], proba))
         contents = _join('{"input": {"data": [', record, ']}, "output": {"fraud_probability": ', _num(proba, 4),

@@ -25,10 +25,13 @@ How an import stays safe (`job`, `staging`):
   added again. The item id is `itemId` (classic), `_ItemId` (workspace) or `internal.data.id`
   (continuous export); a record without one (diagnostic settings carry none) gets the MD5 of its
   mapped values: the same record read twice is the same row.
-- Streamed: files are read in chunks (`CHUNK_BYTES` of JSON lines, 20,000 CSV rows); DuckDB parses
-  and maps each chunk and adds its rows to the store's copy before the next is read, under
-  `MEMORY_LIMIT` (a 1 GB export peaks near 560 MB resident, see bench/import_bench.py). A
-  pretty-printed JSON document is the exception: it is read whole.
+- Streamed: files are read in chunks (`CHUNK_BYTES` of JSON lines; 20,000 CSV rows or
+  `CHUNK_BYTES` of fields, whichever comes first); DuckDB parses and maps each chunk and adds its
+  rows to the store's copy before the next is read, under `MEMORY_LIMIT` (a 1 GB export peaks near
+  560 MB resident, see bench/import_bench.py). A pretty-printed JSON document is read whole, up to
+  `MAX_RECORD_BYTES`.
+- Bounded: a JSON line or CSV record longer than `MAX_RECORD_BYTES` (8 MiB; App Insights items are
+  at most 64 KB) is never held whole: it is read through, skipped and named (`bounded`).
 - A bad record is skipped and reported with its file, line and what was wrong; a file that cannot
   be read at all is reported and the other files still import.
 """

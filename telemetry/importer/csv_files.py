@@ -7,14 +7,16 @@ span lines inside quotes. Rows go to DuckDB `_CSV_ROWS` at a time, as text colum
 from __future__ import annotations
 
 import csv
-import io
 import re
+from collections.abc import Iterator
 from typing import Final
 
 import pyarrow as pa
 
+from telemetry.importer.bounded import MAX_RECORD_BYTES, Record, csv_records, too_long
 from telemetry.importer.dialects import Dialect, table_sql
 from telemetry.importer.files import ExportFile, FileProblem, open_export
+from telemetry.importer.json_files import CHUNK_BYTES
 from telemetry.importer.sqltext import ident
 from telemetry.importer.staging import registered
 from telemetry.importer.summary import SkipRow
@@ -22,7 +24,8 @@ from telemetry.store import STORE_TABLES
 
 __all__ = ["CsvExport"]
 
-_CSV_ROWS: Final = 20_000
+_CSV_ROWS: Final = 20_000  # rows a chunk at most; CHUNK_BYTES of fields at most too
+csv.field_size_limit(MAX_RECORD_BYTES)  # a field fits in a record: the cap is the record's
 _UNIT = re.compile(r"^(?P<name>.*?)\s*\[(?P<unit>[^\]]*)\]$")
 _TIME_COLUMNS: Final[dict[str, Dialect]] = {"TimeGenerated": "workspace", "timestamp": "classic"}
 
@@ -31,27 +34,42 @@ class CsvExport(ExportFile):
     def read(self, head: str) -> None:
         del head
         with open_export(self.path) as (stream, raw):
-            reader = csv.reader(io.TextIOWrapper(stream, encoding="utf-8-sig", newline=""))
-            header = self._header(next(reader, None))
-            self.line = reader.line_num
+            records = csv_records(stream)  # each at most MAX_RECORD_BYTES: fields are never held whole past it
+            header = self._header(next(self._rows(records, []), (0, None))[1])
             rows: list[list[str]] = []
             numbers: list[int] = []
             bad: list[SkipRow] = []
-            for row in reader:
-                start, self.line = self.line + 1, reader.line_num
-                if not row:
-                    continue
+            size = 0
+            for start, row in self._rows(records, bad):
                 if len(row) != len(header):
                     bad.append((start, None, "wrong number of fields", f"{len(row)} fields, the header has {len(header)}"))
                     continue
                 rows.append(row)
                 numbers.append(start)
-                if len(rows) >= _CSV_ROWS:
+                size += sum(map(len, row))
+                if len(rows) >= _CSV_ROWS or size >= CHUNK_BYTES:  # rows of big fields: bytes decide
                     self._chunk(header, numbers, rows, bad)
                     self.moved(raw.tell())
-                    rows, numbers, bad = [], [], []
+                    rows, numbers, bad, size = [], [], [], 0
             self._chunk(header, numbers, rows, bad)
             self.moved(raw.tell())
+
+    def _rows(self, records: Iterator[Record], bad: list[SkipRow]) -> Iterator[tuple[int, list[str]]]:
+        """(first line, fields) of each record with fields; one past the byte cap or not UTF-8 is
+        put in `bad` instead."""
+        for record in records:
+            self.line = record.last_line
+            if record.data is None:
+                bad.append((record.first_line, None, *too_long(record.size)))
+                continue
+            try:
+                text = record.data.decode("utf-8-sig" if record.first_line == 1 else "utf-8")
+            except UnicodeDecodeError as error:
+                bad.append((record.first_line, None, "not UTF-8 text", error.reason))
+                continue
+            for row in csv.reader((text,)):  # one row, or several split at bare \r line breaks
+                if row:
+                    yield record.first_line, row
 
     def _header(self, header: list[str] | None) -> list[str]:
         if not header:

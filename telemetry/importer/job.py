@@ -15,11 +15,12 @@ from typing import Final
 import duckdb
 
 from telemetry.importer.csv_files import CsvExport
-from telemetry.importer.files import FileProblem, peek
+from telemetry.importer.endpoint_files import EndpointExport, endpoint_table_of
+from telemetry.importer.files import ExportFile, FileProblem, peek
 from telemetry.importer.json_files import JsonExport
 from telemetry.importer.staging import Staging, first_row
 from telemetry.importer.summary import FileFailure, ImportSummary, Progress, ProgressCallback, utc
-from telemetry.store import DEFAULT_STORE, STORE_TABLES, connect, replacing
+from telemetry.store import DEFAULT_STORE, ENDPOINT_STORE_TABLES, STORE_TABLES, connect, replacing
 
 __all__ = ["IMPORT_STORE", "ImportFailed", "import_exports", "store_span"]
 
@@ -65,7 +66,8 @@ def import_exports(
 
 def store_span(path: Path | str) -> tuple[datetime, datetime] | None:
     """The first and last time of any row in a store (UTC), or None when it has none."""
-    union = " UNION ALL ".join(f"SELECT min(timestamp) lo, max(timestamp) hi FROM {t}" for t in STORE_TABLES)
+    union = " UNION ALL ".join([*(f"SELECT min(timestamp) lo, max(timestamp) hi FROM {t}" for t in STORE_TABLES),
+                                *(f'SELECT min(TimeGenerated), max(TimeGenerated) FROM "{t}"' for t in ENDPOINT_STORE_TABLES)])
     con = connect(path)
     try:
         row = first_row(con, f"SELECT min(lo), max(hi) FROM ({union})")
@@ -131,7 +133,9 @@ class _Job:
         try:
             with staging.file(file_no):
                 head = peek(path)
-                reader = JsonExport if head[0] in "{[" else CsvExport
+                reader: type[ExportFile] = JsonExport if head[0] in "{[" else CsvExport
+                if head[0] in "{[" and endpoint_table_of(head):  # an online endpoint's own logs
+                    reader = EndpointExport
                 reader(staging, file_no, path, name, moved).run(head)
         except FileProblem as problem:
             return FileFailure(name, str(problem))

@@ -12,6 +12,7 @@ from typing import IO, Final
 
 import pyarrow as pa
 
+from telemetry.importer.bounded import MAX_RECORD_BYTES, lines, too_long
 from telemetry.importer.dialects import Dialect, dialect_of, sources, table_sql
 from telemetry.importer.files import ExportFile, FileProblem, open_export
 from telemetry.importer.sqltext import literal
@@ -22,7 +23,10 @@ from telemetry.store import STORE_TABLES
 
 __all__ = ["CHUNK_BYTES", "JsonExport"]
 
-CHUNK_BYTES: Final = 16 << 20
+# Lines are staged about this many bytes at a time. DuckDB parses a chunk's JSON within the
+# staging's memory limit (256 MB): 16 MiB of records at App Insights' own limits (32 KB messages,
+# 8 KB properties) ran out of it, 8 MiB does not.
+CHUNK_BYTES: Final = 8 << 20
 _EXAMPLES: Final = 3  # JSON error details worked out per file (json.loads again: slow)
 
 # SQL for a record's own table name, per dialect
@@ -48,12 +52,13 @@ _RECORDS_SQL: Final = """
             FROM src WHERE many))
 """
 
+# (the first 100 valid lines only: casting a whole chunk of big records to JSON ran out of memory)
 _FIRST_RECORD_KEYS: Final = """
     SELECT json_keys(first) FROM (
         SELECT CASE WHEN json_type(text) = 'ARRAY' THEN json_extract(text, '$[0]')
                     WHEN json_type(text, '$.records') = 'ARRAY' THEN json_extract(text, '$.records[0]')
                     ELSE text::JSON END AS first
-        FROM chunk WHERE json_valid(text)) WHERE json_type(first) = 'OBJECT' LIMIT 1
+        FROM (SELECT text FROM chunk WHERE json_valid(text) LIMIT 100)) WHERE json_type(first) = 'OBJECT' LIMIT 1
 """
 
 
@@ -65,25 +70,31 @@ class JsonExport(ExportFile):
         document = first in ("{", "[") or (first[-1] in "{[," and not parse_json(first, max_chars=len(first)).ok)
         with open_export(self.path) as (stream, raw):
             if document:
-                self._chunk([None], [stream.read().decode("utf-8-sig")])
+                text = stream.read(MAX_RECORD_BYTES + 1)
+                if len(text) > MAX_RECORD_BYTES:
+                    raise FileProblem(f"one JSON document over {MAX_RECORD_BYTES >> 20} MiB: export it as JSON lines")
+                self._chunk([None], [text.decode("utf-8-sig")])
                 self.moved(raw.tell())
                 return
-            batch: list[bytes] = []
+            batch: list[tuple[int, bytes]] = []
             size = 0
-            for raw_line in stream:  # line by line, so a truncated file names the last good line
+            for line in lines(stream):  # line by line, so a truncated file names the last good line
                 self.line += 1
-                batch.append(raw_line)
-                size += len(raw_line)
+                if line.data is None:  # never held whole: named and skipped
+                    self.staging.skip(self.file_no, [(self.line, None, *too_long(line.size))])
+                    continue
+                batch.append((self.line, line.data))
+                size += line.size
                 if size >= CHUNK_BYTES:
                     self._lines(batch, raw)
                     batch, size = [], 0
             self._lines(batch, raw)
 
-    def _lines(self, lines: list[bytes], raw: IO[bytes]) -> None:
+    def _lines(self, lines: list[tuple[int, bytes]], raw: IO[bytes]) -> None:
         numbers: list[int | None] = []
         texts: list[str] = []
         bad: list[SkipRow] = []
-        for number, raw_line in enumerate(lines, start=self.line - len(lines) + 1):
+        for number, raw_line in lines:
             try:
                 text = raw_line.decode("utf-8")
             except UnicodeDecodeError as error:

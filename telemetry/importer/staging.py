@@ -21,10 +21,10 @@ import pyarrow as pa
 from telemetry.importer.columns import ITEM_TYPES, Source
 from telemetry.importer.sqltext import ident
 from telemetry.importer.summary import SkipGroup, SkipRow, utc
-from telemetry.schema import CLASSIC_TABLES
-from telemetry.store import STORE_TABLES, duckdb_type
+from telemetry.schema import CLASSIC_TABLES, workspace_schema
+from telemetry.store import ENDPOINT_STORE_TABLES, STORE_TABLES, duckdb_type
 
-__all__ = ["Staging", "first_row", "registered"]
+__all__ = ["Staging", "first_row", "registered", "row_key_sql"]
 
 _EXAMPLES: Final = 3  # example locations kept per skip reason
 # A record keeps its time wherever it is exported, but the portal's CSV keeps only milliseconds:
@@ -36,6 +36,13 @@ def first_row(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...] | Non
     """The first row of an answer, read to the end (DuckDB keeps an unread result open)."""
     rows = con.execute(sql).fetchall()
     return rows[0] if rows else None
+
+
+def row_key_sql(table: str) -> str:
+    """An endpoint log row's identity (those tables have no item id): the MD5 of its typed values,
+    the same for a stored row and one just read."""
+    cols = ", ".join(f"{ident(c)}::VARCHAR" for c in workspace_schema()[table])
+    return f"md5(to_json([{cols}]))"
 
 
 @contextmanager
@@ -52,19 +59,19 @@ class _Counts:
     """Rows added and already present per table, and the time span of the good rows."""
 
     def __init__(self) -> None:
-        self.added = dict.fromkeys(STORE_TABLES, 0)
+        self.added = dict.fromkeys(STORE_TABLES, 0)  # endpoint log tables join once they have rows
         self.present = dict.fromkeys(STORE_TABLES, 0)
         self.span: tuple[datetime, datetime] | None = None
 
     def count(self, table: str, added: int, present: int, lo: datetime, hi: datetime) -> None:
-        self.added[table] += added
-        self.present[table] += present
+        self.added[table] = self.added.get(table, 0) + added
+        self.present[table] = self.present.get(table, 0) + present
         self.span = (min(self.span[0], lo), max(self.span[1], hi)) if self.span else (lo, hi)
 
     def fold(self, other: _Counts) -> None:
         if other.span is None:
             return  # no good row
-        for table in STORE_TABLES:
+        for table in other.added:
             self.count(table, other.added[table], other.present[table], *other.span)
 
 
@@ -92,9 +99,16 @@ class Staging:
                 self.con.execute(
                     f"DELETE FROM {table} WHERE itemId IN (SELECT itemId FROM file_items WHERE tbl = ?)", [table]
                 )
+            for table in ENDPOINT_STORE_TABLES:  # endpoint log rows are known by their values' key
+                self.con.execute(f"DELETE FROM {ident(table)} WHERE {row_key_sql(table)} IN "
+                                 "(SELECT itemId FROM file_items WHERE tbl = ?)", [table])
             self.con.execute("DELETE FROM skipped WHERE _file = ?", [file_no])
             raise
         self.totals.fold(self._file)
+
+    def count_file(self, table: str, added: int, present: int, lo: datetime, hi: datetime) -> None:
+        """Count rows another reader (the endpoint logs') merged for the file being read."""
+        self._file.count(table, added, present, lo, hi)
 
     @property
     def span(self) -> tuple[datetime, datetime] | None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from telemetry.store import STORE_TABLES
+from telemetry.store import ENDPOINT_STORE_TABLES, STORE_TABLES
 
 __all__ = ["FileFailure", "ImportSummary", "Progress", "ProgressCallback", "SkipGroup", "SkipRow", "utc"]
 
@@ -67,7 +67,7 @@ class ImportSummary:
     def details(self) -> list[str]:
         """Rows per table and the time span."""
         out = []
-        for table in STORE_TABLES:
+        for table in STORE_TABLES + ENDPOINT_STORE_TABLES:
             added, present = self.added.get(table, 0), self.already_present.get(table, 0)
             if added or present:
                 again = f" ({present:,} already in the store)" if present else ""

@@ -10,7 +10,18 @@ from __future__ import annotations
 from typing import Final
 
 from telemetry.model import PanelFactory, Query
-from telemetry.queries import checkup, dependencies, exceptions, failures, latency, overview, requests, traces
+from telemetry.queries import (
+    checkup,
+    dependencies,
+    deployments,
+    endpoint_traces,
+    exceptions,
+    failures,
+    latency,
+    overview,
+    requests,
+    traces,
+)
 
 __all__ = ["PANELS", "panel"]
 
@@ -22,6 +33,8 @@ PANELS: Final[dict[str, PanelFactory]] = {
     **dependencies.PANELS,
     **latency.PANELS,
     **overview.PANELS,
+    **deployments.PANELS,
+    **endpoint_traces.PANELS,
     **checkup.PANELS,
 }
 

@@ -13,6 +13,7 @@ from typing import Final
 from telemetry.model import Query
 from telemetry.queries import dependencies, failures, latency, overview, panel
 from telemetry.queries.exceptions import GROUPS, OVER_TIME
+from telemetry.queries.model_monitoring import MonitoringView
 from telemetry.queries.traces import search_histogram, search_listing
 
 __all__ = ["PAGE_VIEWS", "page_queries"]
@@ -25,6 +26,7 @@ PAGE_VIEWS: Final[dict[str, Callable[[], list[Query]]]] = {
     "dependencies": dependencies.page_view,
     "latency": latency.page_view,
     "overview": overview.page_view,
+    "model": lambda: list(MonitoringView().queries()),
 }
 
 

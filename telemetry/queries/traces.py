@@ -17,6 +17,7 @@ import pandas as pd
 
 from telemetry.derived import REQ_CODE, REQ_DURATION, REQ_FAILED, REQ_ID
 from telemetry.filters import clean_text
+from telemetry.markdown_text import plain
 from telemetry.model import (
     AllOf,
     AnyOf,
@@ -89,6 +90,11 @@ def _first(value: str | Sequence[str]) -> str:
     return value[0] if value else ""
 
 
+def _number(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes "²" and "³", which int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def _severity(raw: str, warnings: list[str]) -> int | None:
     text = raw.strip().lower()
     if not text:
@@ -96,9 +102,9 @@ def _severity(raw: str, warnings: list[str]) -> int | None:
     names = {name.lower(): level for level, name in SEVERITIES.items()}
     if text in names:
         return names[text]
-    if text.isdigit() and int(text) in SEVERITIES:
+    if _number(text) and int(text) in SEVERITIES:
         return int(text)
-    warnings.append(f"Ignored `severity={raw[:40]}`: use 0–4 or one of {', '.join(SEVERITIES.values())}.")
+    warnings.append(f"Ignored `severity` = {plain(raw[:40])}: use 0–4 or one of {', '.join(SEVERITIES.values())}.")
     return None
 
 
@@ -106,9 +112,9 @@ def _page(raw: str, warnings: list[str]) -> int:
     text = raw.strip()
     if not text:
         return 1
-    if text.isdigit() and 1 <= int(text) <= MAX_PAGE:
+    if _number(text) and 1 <= int(text) <= MAX_PAGE:
         return int(text)
-    warnings.append(f"Ignored `pg={raw[:40]}`: use a page number from 1 to {MAX_PAGE}.")
+    warnings.append(f"Ignored `pg` = {plain(raw[:40])}: use a page number from 1 to {MAX_PAGE}.")
     return 1
 
 
@@ -120,7 +126,7 @@ def search_from_params(params: Mapping[str, str | Sequence[str]]) -> tuple[Trace
     match_raw = _first(params.get("match", "")).strip().lower()
     match: Match = "has" if match_raw == "has" else "contains"
     if match_raw not in ("", "has", "contains"):
-        warnings.append(f"Ignored `match={match_raw[:40]}`: use contains or has.")
+        warnings.append(f"Ignored `match` = {plain(match_raw[:40])}: use contains or has.")
     severity = _severity(_first(params.get("severity", "")), warnings)
     page = _page(_first(params.get("pg", "")), warnings)
     return TraceSearch(text, match, severity, op), page, warnings
@@ -301,6 +307,6 @@ _EVENT_KINDS: Final = (
     ("dependencies", lambda f: _text(f, "type") + " " + _text(f, "name"),
      lambda f: "result " + _text(f, "resultCode") + " · " + _text(f, "target")),
     ("traces", lambda f: "trace " + _text(f, "message"),
-     lambda f: _text(f, "severityLevel").map(lambda s: SEVERITIES.get(int(s), s) if s.isdigit() else s)),
+     lambda f: _text(f, "severityLevel").map(lambda s: SEVERITIES.get(int(s), s) if _number(s) else s)),
     ("exceptions", lambda f: "exception " + _text(f, "type"), lambda f: _text(f, "outerMessage").str.slice(0, 200)),
 )

@@ -18,7 +18,7 @@ from telemetry.model import Query, RenderContext
 from telemetry.results import Outcome, QueryResult, typed_frame
 from telemetry.schema import Schema
 from telemetry.sql import SqlQuery, render_sql
-from telemetry.store import connect
+from telemetry.ingest.segments import open_store, segment_names
 
 __all__ = ["LocalSource"]
 
@@ -31,7 +31,8 @@ MEMORY_LIMIT: Final = "512MB"
 
 
 class LocalSource:
-    """Reads a DuckDB store; reopens it when the file is replaced (a rebuild or an import)."""
+    """Reads a DuckDB store; reopens it when the file is replaced (a rebuild or an import) or when
+    the ingestion endpoint adds a segment beside it (`telemetry.ingest.segments`)."""
 
     def __init__(self, path: Path | str, *, label: str | None = None, timeout_s: float = TIMEOUT_S) -> None:
         self.path = Path(path)
@@ -39,7 +40,7 @@ class LocalSource:
         self.timeout_s = timeout_s
         self._lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
-        self._identity: tuple[int, int] | None = None
+        self._identity: tuple[int, int, tuple[str, ...]] | None = None
 
     @property
     def label(self) -> str:
@@ -52,14 +53,18 @@ class LocalSource:
     @property
     def cache_key(self) -> str:
         identity = self._file_identity()
-        return f"local:{self.path.resolve()}:{identity}"
+        if identity is None:
+            return f"local:{self.path.resolve()}:None"
+        inode, mtime, segments = identity
+        return f"local:{self.path.resolve()}:{inode}:{mtime}:{len(segments)}:{segments[-1] if segments else ''}"
 
-    def _file_identity(self) -> tuple[int, int] | None:
+    def _file_identity(self) -> tuple[int, int, tuple[str, ...]] | None:
         try:
             stat = os.stat(self.path)
         except FileNotFoundError:
             return None
-        return (stat.st_ino, stat.st_mtime_ns)
+        # The segments' names change with every commit of ingested rows: the cache key too.
+        return (stat.st_ino, stat.st_mtime_ns, segment_names(self.path))
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
@@ -71,8 +76,7 @@ class LocalSource:
             if self._con is None or identity != self._identity:
                 if self._con is not None:
                     self._con.close()
-                self._con = connect(self.path, read_only=True)
-                self._con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+                self._con = open_store(self.path, identity[2], MEMORY_LIMIT)
                 self._identity = identity
             # A cursor is a connection of its own to the same database: safe for one thread.
             return self._con.cursor()

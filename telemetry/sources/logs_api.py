@@ -22,7 +22,7 @@ import copy
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -40,6 +40,7 @@ from azure.monitor.query import (
     LogsTable,
 )
 
+from telemetry import endpoint_logs
 from telemetry.config import DEFAULT_ENDPOINT, LogsApiSettings, cloud_of
 from telemetry.errors import BadQueryError, SourceUnavailableError, TelemetryError
 from telemetry.filters import Window
@@ -50,7 +51,9 @@ from telemetry.results import Outcome, QueryResult, typed_frame
 from telemetry.kql_literals import datetime_literal
 from telemetry.schema import WORKSPACE_TABLES, Schema, workspace_column
 from telemetry.sources.local import MAX_ROWS
-from telemetry.sources.logs_api_errors import from_azure_error, from_query_error, plain_http_error, scope_name
+from telemetry.sources.logs_api_errors import (
+    from_azure_error, from_query_error, partial_warning, plain_http_error, scope_name,
+)
 
 __all__ = [
     "DEFAULT_READ_TIMEOUT_S",
@@ -141,6 +144,9 @@ def default_credential(settings: LogsApiSettings) -> TokenCredential:
     return _TenantCredential(inner, tenant)
 
 
+_NO_DATA: Final = LogsQueryResult(tables=[])  # a 204 answer: nothing in the scope for the query yet
+
+
 @dataclass(frozen=True)
 class _Answer:
     """One query's table, or why there is none."""
@@ -225,15 +231,19 @@ class LogsApiSource:
         end = (now or datetime.now(UTC)).astimezone(UTC)
         window = Window(end - timedelta(days=days), end)
         text = detection_kql(self.kql_schema, window)
+        # A workspace may also hold an online endpoint's own logs: asked in the same batch.
+        texts = [text, *([endpoint_logs.detection_kql(window)] if self.settings.workspace_id else [])]
         try:
-            (answer,) = self._ask([text], [window])
+            answer, *endpoint_answer = self._ask(texts, [window] * len(texts))
         except _REQUEST_FAILURES as error:
             raise _for_query(self._request_error(error), text) from error
+        endpoint_tables = _endpoint_tables(endpoint_answer[0]) if endpoint_answer else ()
         if answer.error is not None:
             if isinstance(answer.error, BadQueryError) and "resolve" in str(answer.error).lower():
-                return Detection(tables=(), services=())  # none of the tables exists here
+                # none of the tables exists here
+                return Detection(tables=(), services=(), endpoint_tables=endpoint_tables)
             raise _for_query(answer.error, text)
-        return _detection(answer.table)
+        return replace(_detection(answer.table), endpoint_tables=endpoint_tables)
 
     # --- requests -------------------------------------------------------------------------
 
@@ -259,17 +269,29 @@ class LogsApiSource:
                            server_timeout=self.settings.server_timeout_s)
             for text, w in zip(texts, windows, strict=True)
         ]
-        results = self._client.query_batch(batch, **self._call_options())
+        try:
+            results = self._client.query_batch(batch, **self._call_options())
+        except AttributeError as error:  # the client reads each item's body as a dict
+            raise ValueError("a batch item came back without a body") from error
         if len(results) != len(texts):
             raise ValueError(f"the batch answered {len(results)} of {len(texts)} queries")
         return [self._single(result) for result in results]
 
     def _query_resource(self, text: str, window: Window) -> LogsQueryResult | LogsQueryPartialResult:
         assert self.settings.resource_id is not None
-        return self._client.query_resource(
-            self.settings.resource_id, text, timespan=(window.start, window.end),
-            server_timeout=self.settings.server_timeout_s, **self._call_options(),
-        )
+        statuses: list[int] = []
+        try:
+            return self._client.query_resource(
+                self.settings.resource_id, text, timespan=(window.start, window.end),
+                server_timeout=self.settings.server_timeout_s,
+                raw_response_hook=lambda response: statuses.append(response.http_response.status_code),
+                **self._call_options(),
+            )
+        except ValueError:
+            # "204 No Content" is the service's "no data in the scope yet": no body, so no tables.
+            if statuses[-1:] == [204]:
+                return _NO_DATA
+            raise
 
     def _ask_resource(self, text: str, window: Window) -> _Answer:
         try:
@@ -287,6 +309,8 @@ class LogsApiSource:
             # A semantic error fails every statement: ask each alone to find whose it is.
             with ThreadPoolExecutor(max_workers=min(_SERIAL_FALLBACK_WORKERS, len(texts))) as pool:
                 return list(pool.map(self._ask_resource, texts, windows))
+        if result is _NO_DATA:
+            return [_Answer() for _ in texts]
         tables, warning = _tables_of(result)
         if len(tables) > len(texts) or (len(tables) < len(texts) and warning is None):
             raise ValueError(f"the multi-statement query answered {len(tables)} tables for {len(texts)} statements")
@@ -296,6 +320,8 @@ class LogsApiSource:
 
     def _single(self, result: LogsQueryResult | LogsQueryPartialResult | LogsQueryError) -> _Answer:
         if isinstance(result, LogsQueryError):
+            if str(result.code or "").lower() == "workspacenotplacederror":  # a 204 item: no data there yet
+                return _Answer()
             return _Answer(error=from_query_error(result, self.settings))
         tables, warning = _tables_of(result)
         return _Answer(table=tables[0] if tables else None, warning=warning)
@@ -326,6 +352,8 @@ class Detection:
 
     tables: tuple[str, ...]
     services: tuple[str, ...]
+    # Azure ML online endpoint log tables with rows (workspace scope only; see telemetry.endpoint_logs)
+    endpoint_tables: tuple[str, ...] = ()
 
     @property
     def has_app_insights(self) -> bool:
@@ -373,13 +401,20 @@ def _detection(table: LogsTable | None) -> Detection:
     return Detection(tables=tuple(tables), services=tuple(str(s) for s in services))
 
 
+def _endpoint_tables(answer: _Answer) -> tuple[str, ...]:
+    """The endpoint log tables with rows; none when the workspace has none of them (Kusto's
+    "failed to resolve" for the union) or the answer cannot be read: the check is a hint."""
+    if answer.table is None or answer.error is not None:
+        return ()
+    frame = table_frame(answer.table.columns, answer.table.columns_types, [list(row) for row in answer.table.rows])
+    if not {"table_", "rows"} <= set(frame.columns):
+        return ()
+    return tuple(str(t) for t in frame.loc[frame["rows"].fillna(0) > 0, "table_"])
+
+
 def _tables_of(result: LogsQueryResult | LogsQueryPartialResult) -> tuple[list[LogsTable], str | None]:
     if isinstance(result, LogsQueryPartialResult):
-        error = result.partial_error
-        reason = f"{error.code}: {error.message}" if error is not None else "no reason given"
-        warning = (f"The Logs API returned partial data ({reason}); numbers may be incomplete. "
-                   "A shorter time range usually gets a complete answer.")
-        return list(result.partial_data or []), warning
+        return list(result.partial_data or []), partial_warning(result.partial_error)
     return list(result.tables or []), None
 
 

@@ -9,7 +9,9 @@ HTTP status). Both become the `TelemetryError` subclass a page shows in the pane
 from __future__ import annotations
 
 import json
+import re
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Final
 
@@ -35,7 +37,9 @@ from telemetry.errors import (
     ThrottledError,
 )
 
-__all__ = ["DEFAULT_THROTTLE_WAIT_S", "from_azure_error", "from_query_error", "plain_http_error", "scope_name"]
+__all__ = [
+    "DEFAULT_THROTTLE_WAIT_S", "from_azure_error", "from_query_error", "partial_warning", "plain_http_error", "scope_name",
+]
 
 # The Logs API counts 200 queries per user per 30 s: a throttled user can try again after that.
 DEFAULT_THROTTLE_WAIT_S: Final = 30.0
@@ -100,9 +104,13 @@ def _wait_text(seconds: float) -> str:
     return f"Try again in about {seconds:.0f} s (after {until} UTC)."
 
 
-def _message(kind: str, settings: LogsApiSettings, detail: str, *, retry_after: float | None) -> TelemetryError:
+def _message(kind: str, settings: LogsApiSettings, detail: str, *, retry_after: float | None,
+             retried: bool = True) -> TelemetryError:
+    """`retried`: the request went through azure-core's retries (a batch item's failure did not:
+    the batch as a whole succeeded)."""
     scope = scope_name(settings)
     detail = _clip(detail) or "no details given"
+    after_retries = ", still after retries" if retried else ""
     match kind:
         case "auth_expired":
             return AuthError(f"The Logs API did not accept the sign-in for {scope} (401: {detail}). "
@@ -121,28 +129,62 @@ def _message(kind: str, settings: LogsApiSettings, detail: str, *, retry_after: 
                                  "the query is shown below.")
         case "throttled":
             wait = retry_after if retry_after is not None else DEFAULT_THROTTLE_WAIT_S
-            return ThrottledError(f"The Logs API is throttling queries for {scope} (429: {detail}); retrying "
-                                  f"did not get through. A user may run 200 queries per 30 s and 5 at once. "
+            retrying = "; retrying did not get through" if retried else ""
+            return ThrottledError(f"The Logs API is throttling queries for {scope} (429: {detail}){retrying}. "
+                                  f"A user may run 200 queries per 30 s and 5 at once. "
                                   f"{_wait_text(wait)}", retry_after=wait)
         case "timeout":
             return QueryTimeoutError(f"The query ran past the Logs API's time limit and was stopped ({detail}). "
                                      "Pick a shorter time range or fewer services, or raise the server timeout "
                                      "setting (at most 600 s).")
         case "unavailable":
-            return SourceUnavailableError(f"The Logs API is unavailable (503: {detail}), still after retries. "
+            return SourceUnavailableError(f"The Logs API is unavailable (503: {detail}){after_retries}. "
                                           "This is on Azure's side; try again in a minute or two.")
         case _:
-            return SourceUnavailableError(f"The Logs API failed ({detail}), still after retries. This is on "
+            return SourceUnavailableError(f"The Logs API failed ({detail}){after_retries}. This is on "
                                           "Azure's side; try again in a minute, and check status.azure.com if "
                                           "it lasts.")
 
 
 def from_query_error(error: LogsQueryError, settings: LogsApiSettings) -> TelemetryError:
-    """One failed query of a batch."""
+    """One failed query of a batch (batch items are not retried: the batch itself succeeded)."""
     code = str(error.code or "")
     kind = _CODE_KINDS.get(code.lower(), "server")
-    return _message(kind, settings, f"{code}: {error.message}" if code else str(error.message),
-                    retry_after=None)
+    detail = ": ".join(part for part in (code, str(error.message or "")) if part)
+    return _message(kind, settings, detail, retry_after=None, retried=False)
+
+
+# Kusto's own codes in a partial answer's details, and what helps (https://aka.ms/kustoqueryfailures)
+_PARTIAL_ADVICE: Final[dict[str, str]] = {
+    "E_OVERFLOW": "Kusto's weighted percentiles overflowed on large itemCount weights: this panel's percentiles "
+                  "may be wrong over any time range; read them as approximate.",
+    "E_QUERY_RESULT_SET_TOO_LARGE": "The answer passed the Logs API's result limit (500,000 rows or 64 MB): a "
+                                    "shorter time range or fewer services gets a complete answer.",
+    "E_LOW_MEMORY_CONDITION": "The service ran short of memory for this query: a shorter time range usually "
+                              "gets a complete answer.",
+    "E_RUNAWAY_QUERY": "The query used more of the service's resources than it allows: a shorter time range usually "
+                       "gets a complete answer.",
+}
+_KUSTO_CODE: Final = re.compile(r"\bE_[A-Z_]+\b")
+
+
+def partial_warning(error: LogsQueryError | None) -> str:
+    """The warning for partial data: the service's own reason (the innermost message of each
+    detail, which names Kusto's E_… code), and advice that fits that code."""
+    reasons: list[str] = []
+    for detail in (error.details or []) if error is not None else []:
+        inner = detail if isinstance(detail, Mapping) else {}  # the client's models are mappings, not dicts
+        while isinstance(inner.get("innererror"), Mapping):
+            inner = inner["innererror"]
+        if text := str(inner.get("message") or (detail.get("message") if isinstance(detail, Mapping) else "") or ""):
+            reasons.append(text)
+    if not reasons and error is not None:
+        reasons.append(": ".join(part for part in (str(error.code or ""), str(error.message or "")) if part))
+    reason = _clip("; ".join(r for r in reasons if r), 400) or "no reason given"
+    codes = _KUSTO_CODE.findall(reason)
+    advice = " ".join(dict.fromkeys(_PARTIAL_ADVICE[c] for c in codes if c in _PARTIAL_ADVICE)) or \
+        "A shorter time range usually gets a complete answer."
+    return f"The Logs API returned partial data ({reason}); numbers may be incomplete. {advice}"
 
 
 def _retry_after(error: HttpResponseError) -> float | None:
