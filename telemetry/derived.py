@@ -29,7 +29,7 @@ Queries name these columns like stored ones; the renderers compute them per row:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Final
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "ZERO_OPERATION",
     "derived_used",
     "kql_columns",
+    "sql_inline",
     "sql_source",
 ]
 
@@ -77,6 +78,7 @@ READS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
 }
 
 ZERO_OPERATION: Final = "0" * 32
+SERVER_RESULT_CODE: Final = "0"  # what the inference server writes in resultCode, whatever it answered
 # Rows that may name another request than their operation_Id (1.4.x puts every trace of a process
 # in one operation, but its exceptions and data collection name their request), as (KQL, SQL)
 # tests: only these rows' bags are read when the operation_Id is set (a search over every print's
@@ -156,21 +158,28 @@ def kql_columns(table: str, names: list[str], col: Callable[[str], str], failed:
 
 
 # --- DuckDB SQL -------------------------------------------------------------------------------
+#
+# Reading customDimensions is what costs: parsing a request's bag (~450 characters) takes longer
+# than scanning all its other columns. So (1) the rows whose values are plainly their standard
+# columns are told apart by cheap columns alone and never read it: requests whose resultCode is
+# not the server's "0", traces whose operation_Id is set and that are no data collection row; and
+# (2) the other rows parse their bag once, for every property at once (`props_`).
+
+# the properties read, in the order `props_[i]` (1-based) names them
+_KEYS: Final = ("resultCode", "http.status_code", "success", "duration", "Request Id", "ai.operation.id",
+                "custom_dimensions")
 
 
-def _prop(key: str) -> str:
-    # try(): a bag App Insights cut mid-JSON (or any text an import kept) reads as NULL, not an error
-    return f"nullif(try(json_extract_string(customDimensions, '/{key}')), '')"
+def _p(key: str) -> str:
+    return f"nullif(props_[{_KEYS.index(key) + 1}], '')"
 
 
-_SERVER_CODE: Final = (
-    "CASE WHEN contains(customDimensions, '\"resultCode\"') OR contains(customDimensions, '\"http.status_code\"') "
-    f"THEN coalesce({_prop('resultCode')}, {_prop('http.status_code')}) END"
-)
+# try(): a bag App Insights cut mid-JSON (or any text an import kept) reads as NULL, not an error
+_PROPS: Final = "try(json_extract_string(customDimensions, [" + ", ".join(f"'/{k}'" for k in _KEYS) + "])) AS props_"
 _SERVER_MS: Final = (
-    "epoch(TRY_CAST(regexp_replace(" + _prop("duration") + r", '^(\d+)\.(\d+:)', '\1 days \2') AS INTERVAL)) * 1000"
+    "epoch(TRY_CAST(regexp_replace(" + _p("duration") + r", '^(\d+)\.(\d+:)', '\1 days \2') AS INTERVAL)) * 1000"
 )
-_NAMED: Final = ("coalesce(" + _prop("Request Id") + ", nullif(regexp_extract(" + _prop("custom_dimensions")
+_NAMED: Final = ("coalesce(" + _p("Request Id") + ", nullif(regexp_extract(" + _p("custom_dimensions")
                   + ", '" + _REPR_REQUEST_ID.replace("'", "''") + "', 1), ''))")
 
 
@@ -182,37 +191,66 @@ def _sql_linked(table: str) -> str:
             f"{other}ELSE operation_Id END")
 
 
-
 _SQL: Final[dict[str, dict[str, str]]] = {
     "requests": {
         REQ_CODE: "coalesce(server_code_, resultCode)",
-        REQ_FAILED: ("CASE WHEN server_code_ IS NOT NULL THEN coalesce(lower(" + _prop("success") + ") = 'false', false)"
+        REQ_FAILED: ("CASE WHEN server_code_ IS NOT NULL THEN coalesce(lower(" + _p("success") + ") = 'false', false)"
                      " OR coalesce(TRY_CAST(server_code_ AS INTEGER) >= 400, false) ELSE success = 'False' END"),
         REQ_DURATION: f"CASE WHEN server_code_ IS NOT NULL THEN coalesce({_SERVER_MS}, duration) ELSE duration END",
-        REQ_ID: ("CASE WHEN server_code_ IS NOT NULL THEN coalesce(" + _prop("Request Id") + ", "
-                 + _prop("ai.operation.id") + ", operation_Id) ELSE operation_Id END"),
+        REQ_ID: ("CASE WHEN server_code_ IS NOT NULL THEN coalesce(" + _p("Request Id") + ", "
+                 + _p("ai.operation.id") + ", operation_Id) ELSE operation_Id END"),
     },
     "dependencies": {REQ_DURATION: "duration", REQ_ID: _sql_linked("dependencies")},
     "exceptions": {REQ_ID: _sql_linked("exceptions")},
     "traces": {REQ_ID: _sql_linked("traces")},
 }
-
-
+_SERVER_CODE: Final = f"coalesce({_p('resultCode')}, {_p('http.status_code')})"
 _SQL_VALUES: Final = (
     "CASE WHEN server_code_ IS NULL THEN 'standard' WHEN resultCode IS DISTINCT FROM req_code "
     "OR coalesce(success = 'False', false) <> req_failed OR abs(duration - req_duration) > greatest(1.0, 0.1 * req_duration) "
     "THEN 'server_disagrees' ELSE 'server_agrees' END"
 )
+_PLAIN: Final[dict[str, str]] = {
+    "requests": f"resultCode IS DISTINCT FROM '{SERVER_RESULT_CODE}'",
+    "traces": (f"coalesce(operation_Id, '') NOT IN ('', '{ZERO_OPERATION}') "
+               "AND message IS DISTINCT FROM 'model_data_collection'"),
+}
+_PLAIN_VALUES: Final[dict[str, dict[str, str]]] = {
+    "requests": {REQ_CODE: "resultCode", REQ_FAILED: "success = 'False'", REQ_DURATION: "duration",
+                 REQ_ID: "operation_Id", REQ_VALUES: "'standard'"},
+    "traces": {REQ_ID: "operation_Id"},
+}
 
 
-def sql_source(table: str) -> str:
-    """The table with its derived columns, to select FROM. DuckDB drops the ones a query does
-    not read, and pushes the time window below them, so an unused column costs nothing."""
-    derived = _SQL.get(table)
-    if not derived:
+def sql_source(table: str, names: Collection[str]) -> str:
+    """The table with the derived columns `names` (see `derived_used`), to select FROM: the table
+    itself when there are none. DuckDB pushes the time window into both parts."""
+    derived = {name: expr for name, expr in _SQL.get(table, {}).items() if name in names}
+    values = table == "requests" and REQ_VALUES in names
+    if not derived and not values:
         return table
     columns = ", ".join(f"{expression} AS {name}" for name, expression in derived.items())
-    if table != "requests":
-        return f"(SELECT *, {columns} FROM {table}) AS {table}"
-    inner = f"(SELECT *, {columns} FROM (SELECT *, {_SERVER_CODE} AS server_code_ FROM {table}))"
-    return f"(SELECT *, {_SQL_VALUES} AS {REQ_VALUES} FROM {inner}) AS {table}"
+    where = f" WHERE NOT ({_PLAIN[table]})" if table in _PLAIN else ""
+    parsed = f"(SELECT *, {_PROPS} FROM {table}{where})"
+    if table == "requests":
+        inner = f"(SELECT *, {columns} FROM (SELECT *, {_SERVER_CODE} AS server_code_ FROM {parsed}))"
+        tail = f", {_SQL_VALUES} AS {REQ_VALUES}" if values else ""
+        full = f"SELECT * EXCLUDE (props_, server_code_){tail} FROM {inner}"
+    else:
+        full = f"SELECT * EXCLUDE (props_), {columns} FROM {parsed}"
+    if table not in _PLAIN:
+        return f"({full}) AS {table}"
+    plain = ", ".join(f"{value} AS {name}" for name, value in _PLAIN_VALUES[table].items()
+                      if name in derived or (name == REQ_VALUES and values))
+    return f"(SELECT *, {plain} FROM {table} WHERE {_PLAIN[table]} UNION ALL BY NAME {full}) AS {table}"
+
+
+def sql_inline(table: str, name: str) -> str:
+    """A derived column as one expression over the stored columns, for a listing that only shows
+    it: DuckDB then computes it for the rows it returns alone, after ordering and limiting."""
+    expression = _SQL[table][name].replace("server_code_", f"({_SERVER_CODE})")
+    for i, key in enumerate(_KEYS, start=1):
+        expression = expression.replace(f"props_[{i}]", f"try(json_extract_string(customDimensions, '/{key}'))")
+    if table in _PLAIN:
+        return f"CASE WHEN {_PLAIN[table]} THEN {_PLAIN_VALUES[table][name]} ELSE {expression} END"
+    return expression

@@ -137,7 +137,8 @@ _SEARCH_COLUMNS: Final = (
     *(Column(c) for c in ("operation_Name", "cloud_RoleName", "cloud_RoleInstance", "itemCount")),
 )
 # Ties on timestamp are broken so that pages never overlap (itemId has no workspace column).
-_NEWEST_FIRST: Final = (("timestamp", "desc"), (REQ_ID, "asc"), ("message", "asc"))
+# (on the stored operation_Id: ordering on the request a row names would compute it for every row)
+_NEWEST_FIRST: Final = (("timestamp", "desc"), ("operation_Id", "asc"), ("message", "asc"))
 
 
 def search_listing(search: TraceSearch = TraceSearch(), page: int = 1) -> Listing:
