@@ -125,7 +125,7 @@ def test_a_flood_is_told_to_retry_memory_stays_bounded_and_every_accepted_item_i
     store = tmp_path / "live.duckdb"
     with running(store, "--max-pending-mb", "8") as endpoint:
         idle_mb = endpoint.memory_mb("VmRSS")
-        senders = [Sender(endpoint.url, f"s{k}", items_per_body=300, padding=2_000) for k in range(16)]
+        senders = [Sender(endpoint.url, f"s{k}", items_per_body=600, padding=2_000) for k in range(16)]
         _flood(senders, seconds=8)
         grew_mb = endpoint.memory_mb("VmHWM") - idle_mb
     assert endpoint.proc.returncode == 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from telemetry.payloads import MESSAGE_LIMIT, PROPERTY_LIMIT, size_guard
 from telemetry.queries import panel
 from telemetry.results import QueryResult
 from telemetry.sources.local import LocalSource
+from telemetry.store import ENDPOINT_STORE_TABLES
 from tests.apptest import run_page
 from tests.real_clients import captured_envelopes, store_file_ids, stored_rows
 from tests.track_envelopes import IKEY, envelope, post, request, trace
@@ -215,3 +217,44 @@ def test_a_page_run_again_shows_the_requests_that_arrived_since(
     at.run()  # what auto refresh does: the same session, the same shared answer cache
     shown = {m.label: m.value for m in at.metric}
     assert (shown["Requests"], shown["Failure rate"]) == ("5", "40.00%")
+
+
+def test_a_store_with_pending_segments_still_shows_every_other_table_it_holds(endpoint: IngestServer) -> None:
+    post(endpoint.url, [request("r1")])
+    for table in ENDPOINT_STORE_TABLES:  # Azure ML endpoints' own logs, kept under their own names
+        assert stored_rows(endpoint.store, f'SELECT count(*) FROM "{table}"') == [(0,)]
+
+
+def test_sessions_keep_reading_without_an_error_while_segments_arrive_and_merge(endpoint: IngestServer) -> None:
+    source = LocalSource(endpoint.store)  # one source shared by every session, as the app shares it
+    now = datetime.now(UTC)
+    ctx = RenderContext.of(Filters(TimeRange(None, now - timedelta(hours=1), now + timedelta(minutes=1))))
+    failures: list[object] = []
+    seen: list[int] = []
+    writing = threading.Event()
+    writing.set()
+
+    def session() -> None:
+        while writing.is_set():
+            (outcome,) = source.run([panel("requests.operations")], ctx)
+            if isinstance(outcome, QueryResult):
+                seen.append(int(outcome.frame["requests"].sum()))
+            else:
+                failures.append(outcome)
+
+    sessions = [threading.Thread(target=session) for _ in range(4)]
+    for thread in sessions:
+        thread.start()
+    try:
+        for n in range(30):
+            post(endpoint.url, [request(f"r{n}-{i}") for i in range(10)])
+            if n % 10 == 9:
+                compact(endpoint.store)  # the store file is replaced under the readers
+    finally:
+        writing.clear()
+        for thread in sessions:
+            thread.join()
+    assert not failures
+    assert seen and max(seen) <= 300
+    (final,) = source.run([panel("requests.operations")], ctx)
+    assert isinstance(final, QueryResult) and int(final.frame["requests"].sum()) == 300

@@ -148,13 +148,16 @@ def open_store(store: Path, names: tuple[str, ...], memory_limit: str) -> duckdb
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute(f"ATTACH {literal(str(store))} AS stored (READ_ONLY)")
     pending = pending_segments(store, names, _merged(con, "stored"))
-    for table in STORE_TABLES:
-        cols = ", ".join(ident(c) for c in CLASSIC_TABLES[table])
-        sql = f"SELECT {cols} FROM stored.{table}"
-        if table in pending:
+    stored = [t for (t,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = 'stored' AND table_name <> ?", [MERGED_TABLE]
+    ).fetchall()]
+    for table in stored:  # every table the store has (the endpoints' logs too), under its own name
+        sql = f"SELECT * FROM stored.{ident(table)}"
+        if table in pending and table in STORE_TABLES:
+            cols = ", ".join(ident(c) for c in CLASSIC_TABLES[table])
             files = ", ".join(literal(str(p)) for p in pending[table])
-            sql += f" UNION ALL SELECT {cols} FROM read_parquet([{files}])"
-        con.execute(f"CREATE VIEW {table} AS {sql}")
+            sql = f"SELECT {cols} FROM stored.{table} UNION ALL SELECT {cols} FROM read_parquet([{files}])"
+        con.execute(f"CREATE VIEW {ident(table)} AS {sql}")
     return con
 
 

@@ -40,6 +40,7 @@ class LocalSource:
         self.timeout_s = timeout_s
         self._lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._retired: duckdb.DuckDBPyConnection | None = None
         self._identity: tuple[int, int, tuple[str, ...]] | None = None
 
     @property
@@ -74,8 +75,11 @@ class LocalSource:
                     f"No local store at {self.path}. Build one with `python -m telemetry demo --store {self.path}`."
                 )
             if self._con is None or identity != self._identity:
-                if self._con is not None:
-                    self._con.close()
+                # A cursor handed out just before cannot run once its connection is closed; with
+                # live ingestion reopening on every new segment, close the one before instead.
+                if self._retired is not None:
+                    self._retired.close()
+                self._retired = self._con
                 self._con = open_store(self.path, identity[2], MEMORY_LIMIT)
                 self._identity = identity
             # A cursor is a connection of its own to the same database: safe for one thread.
