@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from components.charts import FAILED_COLOUR, ranking_bars
 from components.filters import current_filters
 from components.panels import empty_text, show_panel
 from components.source import current_source, run_panels
@@ -20,8 +21,9 @@ filters = current_filters()
 schema = current_source().kql_schema
 page_heading("Telemetry check-up", f"{filters.time.label()} · what each service's telemetry gets wrong, and the fix")
 
-_ICONS = {"ok": ":material/check_circle:", "info": ":material/info:", "warning": ":material/warning:",
-          "problem": ":material/error:"}
+# Findings are statements about the telemetry, not errors of this page: icons, not alert boxes.
+_ICONS = {"ok": ":green[:material/check_circle:]", "info": ":blue[:material/info:]",
+          "warning": ":orange[:material/warning:]", "problem": ":red[:material/error:]"}
 
 
 def _frame(outcome: Outcome) -> pd.DataFrame | None:
@@ -33,11 +35,10 @@ def _service(checkup: ServiceCheckup) -> None:
         st.markdown(f"**{plain(checkup.service)}**")
         st.caption("Written by " + "; ".join(f"{plain(name)} ({share:.0%})" for name, share in checkup.writers))
         for finding in checkup.findings:
-            text = f"**{plain(finding.title)}.** {plain(finding.detail)}"
+            text = f"{_ICONS[finding.level]} **{plain(finding.title)}.** {plain(finding.detail)}"
             if finding.fix:
                 text += f"  \n*Fix:* {plain(finding.fix)}"
-            shown = {"ok": st.success, "info": st.info, "warning": st.warning, "problem": st.error}[finding.level]
-            shown(text, icon=_ICONS[finding.level])
+            st.markdown(text)
 
 
 def _render() -> list[Outcome]:
@@ -51,6 +52,15 @@ def _render() -> list[Outcome]:
         if missing:
             st.warning(f"The {' and '.join(missing)} could not be read: their findings are left out.",
                        icon=":material/warning:")
+        frame = result.frame
+        per_service = frame.groupby("service")["requests"].sum()
+        wrong = frame[frame["values"] == "server_disagrees"].groupby("service")["requests"].sum()
+        share = (wrong.reindex(per_service.index, fill_value=0) / per_service).sort_values(ascending=False)
+        st.caption("Share of each service's requests whose standard columns (resultCode, success, duration) "
+                   "disagree with the server's own values: what other dashboards get wrong.")
+        st.plotly_chart(ranking_bars(pd.Series(share.index.astype(str)), share, x_title="share of requests",
+                                     text=share.map(lambda v: f"{v:.1%}"), colour=FAILED_COLOUR),
+                        key="checkup.disagreeing.chart")
         empty = pd.DataFrame(columns=["service"])
         for checkup in checkups(result.frame, _frame(traces) if _frame(traces) is not None else empty,
                                 _frame(exceptions) if _frame(exceptions) is not None else empty):

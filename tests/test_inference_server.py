@@ -21,12 +21,15 @@ from telemetry.demo.inference_server import INFERENCE_SERVICE, SDK_14, SDK_15
 from telemetry.filters import Filters
 from telemetry.payloads import payload_rows, properties
 from telemetry.queries import panel
+from telemetry.queries.checkup import checkups
+from telemetry.queries.checkup import page_view as checkup_view
 from telemetry.queries.exceptions import GROUPS
 from telemetry.queries.failures import CODES, CODES_OVER_TIME, exception_types
 from telemetry.queries.latency import DISTRIBUTION, HISTOGRAM, SLOWEST, SLOWEST_LIMIT, TOTALS
 from telemetry.queries.overview import REQUEST_TREND
 from telemetry.queries.requests import RATE
 from telemetry.queries.traces import TraceSearch, operation_queries, payload_listing, response_listing, search_listing
+from tests.apptest import run_page, texts, window_params
 from tests.server_values import served_links, served_requests
 from tests.store_answers import local_answer as _answer
 from tests.store_answers import window_filters
@@ -254,3 +257,39 @@ def test_the_payload_view_joins_every_collected_call_of_the_demo_to_its_request(
     assert 0 < (collected["status"] == "truncated").sum() < 0.05 * len(collected)
     failed = table[table["source"] == "response"]
     assert set(failed["resultCode"]) == {"400", "500"}  # no prediction was collected: the response tells why
+
+
+# --- the check-up -----------------------------------------------------------------------------
+
+
+def test_the_checkup_names_each_writer_and_the_credit_scorers_problems(demo_store: Path, demo_end: datetime) -> None:
+    everyone = window_filters(demo_end - timedelta(days=7), demo_end)
+    found = {c.service: c for c in checkups(*(_answer(demo_store, q, everyone) for q in checkup_view()))}
+    credit = found[INFERENCE_SERVICE]
+    assert [name.split(" (")[0] for name, _ in credit.writers] == [
+        "Azure ML inference server 1.5.x", "Azure ML inference server 1.4.x or older"]
+    titles = {f.title: f for f in credit.findings}
+    assert titles["Standard columns vs the server's own values"].detail.startswith("100.0%")
+    assert titles["Traces without a request"].level == "warning"  # run()'s prints name no request
+    assert titles["Cut at App Insights' size limits"].level == "warning"
+    assert "Sampled" in {f.title for f in found["fraud-scorer"].findings}
+    assert "Standard columns vs the server's own values" not in {f.title for f in found["churn-regressor"].findings}
+    assert found["churn-regressor"].writers[0][0].startswith("OpenCensus")
+
+
+def test_a_server_that_logs_no_payloads_is_told_the_variable_that_turns_them_on() -> None:
+    requests = pd.DataFrame([{"service": "s", "sdk": SDK_15, "values": "server_disagrees", "requests": 10, "failed": 1,
+                              "min_item_count": 1, "max_item_count": 1, "responses": 0, "responses_at_limit": 0}])
+    traces = pd.DataFrame([{"service": "s", "traces": 4, "linked": 4, "collected": 0, "printed_json": 0,
+                            "at_limit": 0, "message_at_limit": 0}])
+    (checkup,) = checkups(requests, traces, pd.DataFrame(columns=["service"]))
+    (finding,) = [f for f in checkup.findings if f.title == "Inputs and predictions are not logged"]
+    assert "AML_MDC_STORAGE_ENABLED=true" in finding.fix
+
+
+def test_the_checkup_page_shows_the_findings_with_their_fixes(app_env: Path, demo_end: datetime) -> None:
+    at = run_page("pages/checkup.py", **window_params(demo_end - timedelta(days=7), demo_end))
+    assert not at.exception, [e.value for e in at.exception]
+    shown = " ".join(texts(at, "markdown") + texts(at, "caption"))
+    assert "Azure ML inference server 1.5.x" in shown and "Standard columns vs the server's own values" in shown
+    assert "Fix:" in shown and len(at.main.get("plotly_chart")) == 1

@@ -66,7 +66,9 @@ REQUESTS: Final = Summary(
 
 # Linked: the request the row names is one of the range's (a process-wide operation_Id is none).
 _OF_A_REQUEST: Final = InOperationsOf("requests")
-_PRINTED_JSON: Final = AllOf((Equals("message", "STDOUT"), Contains(Property(_PROPS, "Contents"), '"input"')))
+# A JSON print with an input: in Contents (classic), or the message itself (azmlinfsrv's print logger).
+_PRINTED_JSON: Final = AnyOf((AllOf((Equals("message", "STDOUT"), Contains(Property(_PROPS, "Contents"), '"input"'))),
+                              Contains("message", '"input"')))
 
 TRACES: Final = Summary(
     name="checkup.traces",
