@@ -169,7 +169,8 @@ def _derive(table: str, frame: pd.DataFrame) -> pd.DataFrame:
             elif named and named.replace("-", "") != own:  # it names another request (1.4.x)
                 ids.at[index] = named
         return frame.assign(**{REQ_ID: ids})
-    server = dims.str.contains('"resultCode"', regex=False) | dims.str.contains('"http.status_code"', regex=False)
+    server = (frame["resultCode"].astype("string") == "0").fillna(False) & (
+        dims.str.contains('"resultCode"', regex=False) | dims.str.contains('"http.status_code"', regex=False))
     bags = pd.Series([_bag(raw) for raw in dims[server].tolist()], index=dims.index[server], dtype=object)
     code = bags.map(lambda b: _text_of(b.get("resultCode")) or _text_of(b.get("http.status_code")))
     code = code[code != ""]

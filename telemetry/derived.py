@@ -5,8 +5,9 @@ Azure ML's inference server (`azmlinfsrv`) does not fill the standard columns: 1
 closes each request's span after the response, so `duration` is ~0 ms, and both 1.4.x and 1.5.x
 leave `resultCode` "0" and `success` true even on a 500. Its own values are properties of the row:
 `resultCode` (or `http.status_code`), `success`, `duration` ("00:00:00.002", or "1.02:03:04.005"
-past a day) and `Request Id` (or `ai.operation.id`). A row carrying the server's result-code
-property is read from those properties; every other row from the standard columns.
+past a day) and `Request Id` (or `ai.operation.id`). A row whose resultCode is the server's "0"
+and whose properties carry its own result code is read from those properties; every other row
+from the standard columns.
 
 Its traces and exceptions carry an all-zero (or empty) `operation_Id`; they name their request
 in a `Request Id` property, flat or inside `custom_dimensions`, a Python repr of a dict
@@ -67,9 +68,9 @@ _TRACE_LINK_READS: Final[dict[str, tuple[str, ...]]] = {REQ_ID: ("customDimensio
 READS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
     "requests": {
         REQ_CODE: ("customDimensions", "resultCode"),
-        REQ_FAILED: ("customDimensions", "success"),
-        REQ_DURATION: ("customDimensions", "duration"),
-        REQ_ID: ("customDimensions", "operation_Id"),
+        REQ_FAILED: ("customDimensions", "resultCode", "success"),
+        REQ_DURATION: ("customDimensions", "resultCode", "duration"),
+        REQ_ID: ("customDimensions", "resultCode", "operation_Id"),
         REQ_VALUES: ("customDimensions", "resultCode", "success", "duration"),
     },
     "dependencies": {REQ_DURATION: ("duration",), **_LINK_READS},
@@ -148,7 +149,8 @@ def kql_columns(table: str, names: list[str], col: Callable[[str], str], failed:
         REQ_ID: (f'iff({server}, coalesce({prop("Request Id")}, {prop("ai.operation.id")}, {op}), {op})'
                  if table == "requests" else linked),
     }
-    first = ([f'{server_code} = coalesce({prop("resultCode")}, {prop("http.status_code")})']
+    first = ([f'{server_code} = iff({col("resultCode")} == "{SERVER_RESULT_CODE}", '
+              f'coalesce({prop("resultCode")}, {prop("http.status_code")}), "")']
              if table == "requests" and names else [])
     last = [(f'{REQ_VALUES} = iff(isempty({server_code}), "standard", iff({col("resultCode")} != {REQ_CODE} '
              f'or ({failed}) != {REQ_FAILED} or abs({col("duration")} - {REQ_DURATION}) > max_of(1.0, 0.1 * '
@@ -224,25 +226,21 @@ _PLAIN_VALUES: Final[dict[str, dict[str, str]]] = {
 
 def sql_source(table: str, names: Collection[str]) -> str:
     """The table with the derived columns `names` (see `derived_used`), to select FROM: the table
-    itself when there are none. DuckDB pushes the time window into both parts."""
+    itself when there are none. One scan; a row's bag is parsed only when its cheap columns say
+    it may hold the values (DuckDB's CASE evaluates a branch for the rows that take it alone), and
+    the time window is pushed down to the scan."""
     derived = {name: expr for name, expr in _SQL.get(table, {}).items() if name in names}
     values = table == "requests" and REQ_VALUES in names
     if not derived and not values:
         return table
     columns = ", ".join(f"{expression} AS {name}" for name, expression in derived.items())
-    where = f" WHERE NOT ({_PLAIN[table]})" if table in _PLAIN else ""
-    parsed = f"(SELECT *, {_PROPS} FROM {table}{where})"
+    gate = f"NOT ({_PLAIN[table]})" if table in _PLAIN else "true"
+    parsed = f"(SELECT *, CASE WHEN {gate} THEN {_PROPS.removesuffix(' AS props_')} END AS props_ FROM {table})"
     if table == "requests":
         inner = f"(SELECT *, {columns} FROM (SELECT *, {_SERVER_CODE} AS server_code_ FROM {parsed}))"
         tail = f", {_SQL_VALUES} AS {REQ_VALUES}" if values else ""
-        full = f"SELECT * EXCLUDE (props_, server_code_){tail} FROM {inner}"
-    else:
-        full = f"SELECT * EXCLUDE (props_), {columns} FROM {parsed}"
-    if table not in _PLAIN:
-        return f"({full}) AS {table}"
-    plain = ", ".join(f"{value} AS {name}" for name, value in _PLAIN_VALUES[table].items()
-                      if name in derived or (name == REQ_VALUES and values))
-    return f"(SELECT *, {plain} FROM {table} WHERE {_PLAIN[table]} UNION ALL BY NAME {full}) AS {table}"
+        return f"(SELECT * EXCLUDE (props_, server_code_){tail} FROM {inner}) AS {table}"
+    return f"(SELECT * EXCLUDE (props_), {columns} FROM {parsed}) AS {table}"
 
 
 def sql_inline(table: str, name: str) -> str:

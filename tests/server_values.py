@@ -1,8 +1,8 @@
 """The demo rows as Azure ML's inference server meant them, computed in pandas on its own: the
 independent reference every page's numbers are checked against.
 
-A request row that carries the server's own `resultCode` property (its standard columns say "0",
-success True and, under 1.5.x, ~0 ms) takes its code, outcome, duration and `Request Id` from its
+A request row whose resultCode is "0" and that carries the server's own `resultCode` property
+(its standard columns say "0", success True and, under 1.5.x, ~0 ms) takes its code, outcome, duration and `Request Id` from its
 properties; a trace or exception with an empty or all-zero operation_Id takes the `Request Id` it
 names, flat or inside a `custom_dimensions` Python repr (read with ast.literal_eval, never eval;
 a repr App Insights cut at 8,192 characters still names the id near its start).
@@ -56,7 +56,7 @@ def served_requests(requests: pd.DataFrame) -> pd.DataFrame:
     """Requests with resultCode, success ("True"/"False"), duration and operation_Id as the server recorded them."""
     bags = requests["customDimensions"].map(properties)
     code = bags.map(lambda b: _text(b.get("resultCode")) or _text(b.get("http.status_code")))
-    server = code != ""
+    server = (code != "") & (requests["resultCode"] == "0")  # the server writes "0", whatever it answered
     if not server.any():
         return requests
     rows = requests.copy()
