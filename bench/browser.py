@@ -25,11 +25,11 @@ from urllib.parse import urlencode
 
 from playwright.sync_api import Page, sync_playwright
 
+from bench.data import TIMED_PAGES
 from bench.stores import END, ROOT
 from components.navigation import PAGES
 from scripts.run_app import wait_healthy, free_port, served
 from telemetry.filters import Filters, TimeRange, to_query_params
-from telemetry.queries.pages import PAGE_VIEWS
 from tests.browser.conftest import CHROMIUM_ARGS
 
 __all__ = ["browser_times"]
@@ -141,9 +141,9 @@ def browser_times(store: Path, runs: int, log: Any = print, small_store: Path | 
     """Every page on `store` and the bare page; with `small_store`, the page with the most data
     work again on it, to tell the data's share of a page's time from the app's own."""
     known = {file for file, *_ in PAGES}
-    pages = [p for p in PAGE_VIEWS if f"pages/{p}.py" in known]
+    pages = [p for p in TIMED_PAGES if f"pages/{p}.py" in known]
     views = min(runs, BROWSER_RUNS) + 1  # a warm-up, then the timed views
-    result: dict[str, Any] = {"store": store.name, "pages": {}, "skipped": sorted(set(PAGE_VIEWS) - set(pages))}
+    result: dict[str, Any] = {"store": store.name, "pages": {}, "skipped": sorted(set(TIMED_PAGES) - set(pages))}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:

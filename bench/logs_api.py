@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Final
 
-from bench.data import RANGES, context
+from bench.data import RANGES, TIMED_PAGES, context
 from telemetry.config import LogsApiSettings
-from telemetry.queries.pages import PAGE_VIEWS, page_queries
+from telemetry.queries.pages import page_queries
 from telemetry.results import QueryResult
 from telemetry.sources.logs_api import LogsApiSource
 from tests.fake_logs_api import RESOURCE_ID, WORKSPACE_ID, StaticCredential, serve
@@ -35,7 +35,7 @@ def page_requests(store: Path) -> list[dict[str, Any]]:
         for scope in SCOPES:
             source = LogsApiSource(_settings(scope, fake.endpoint), StaticCredential(), enforce_https=False)
             try:
-                for page in PAGE_VIEWS:
+                for page in TIMED_PAGES:
                     for range_name in RANGES:
                         before = len(fake.requests)
                         outcomes = source.run(page_queries(page), context(range_name))

@@ -101,7 +101,7 @@ def flatten(rows: pd.DataFrame, query: FeatureDrift, ctx: RenderContext) -> pd.D
     for service, period, ts, _, role, value, weight in calls.itertuples(index=False):
         if role in ("cut", "bad"):
             continue
-        bucket = ts.floor(grain) if query.over_time and period == "current" else pd.NaT
+        bucket = ts.floor(grain) if period == "current" else pd.NaT
         for feature, item in _features(role, value):
             number = isinstance(item, int | float) and not isinstance(item, bool) and math.isfinite(item)
             text = item if isinstance(item, str) else ("true" if item is True else "false" if item is False else None)
@@ -133,8 +133,7 @@ def _std(side: pd.DataFrame) -> float:
 def pandas_features(rows: pd.DataFrame, query: FeatureDrift, ctx: RenderContext) -> pd.DataFrame:
     values = flatten(rows, query, ctx)
     found = []
-    whole = values[values["bucket"].isna() | (values["period"] == "current")]
-    for (service, feature), own in whole.groupby(["service", "feature"], sort=True):
+    for (service, feature), own in values.groupby(["service", "feature"], sort=True):
         numbers = own.dropna(subset=["x"])
         ref, cur = numbers[numbers["period"] == "reference"], numbers[numbers["period"] == "current"]
         row: dict[str, object] = {"service": service, "feature": feature}
@@ -158,7 +157,7 @@ def pandas_features(rows: pd.DataFrame, query: FeatureDrift, ctx: RenderContext)
                        psi=psi(get("sum", "reference"), get("sum", "current")),
                        chi2_p_value=chi2_p_value(get("count", "reference"), get("count", "current")))
         found.append(row)
-        if query.over_time and feature.startswith("output") and row.get("kind") == "numeric":
+        if (feature.startswith("output") or feature in query.features) and row.get("kind") == "numeric":
             for bucket, part in cur.groupby("bucket", sort=True):  # each bucket against the reference
                 w1, _ = _w1_and_d(ref, part)
                 found.append({"service": service, "feature": feature, "bucket": bucket,

@@ -20,24 +20,26 @@ from telemetry.alerts import (
     FREQUENCIES,
     MEASURES,
     PANEL_MEASURES,
+    SERVICE_DIMENSION,
     WINDOWS,
     AlertMeasure,
     AlertRule,
     Condition,
+    any_fired,
     az_command,
     default_name,
     downloads,
-    evaluate,
     firing_spans,
     make_rule,
     preview_context,
     preview_query,
     rule_kql,
     suggested_threshold,
-    window_values,
+    verdicts,
 )
 from telemetry.errors import TelemetryError
 from telemetry.filters import Filters, TimeRange, to_query_params
+from telemetry.markdown_text import plain
 from telemetry.model import Query, RenderContext
 from telemetry.schema import Schema
 
@@ -83,34 +85,44 @@ def _alert_form(panel_id: str, query: Query, ctx: RenderContext, schema: Schema)
     window = top[2].selectbox("Window", list(WINDOWS), index=0, key=f"{key}.window",
                               help="Aggregation granularity (windowSize): one value per window")
     frequencies = [f for f, span in FREQUENCIES.items() if span <= WINDOWS[window]]
-    frequency = top[3].selectbox("Checked every", frequencies, index=len(frequencies) - 1, key=f"{key}.frequency",
+    frequency = top[3].selectbox("Checked every", frequencies, index=len(frequencies) - 1,
+                                 key=f"{key}.frequency.{window}",  # its choices depend on the window
                                  help="evaluationFrequency: how often Azure Monitor runs the query")
     row = st.columns(4)
     periods = int(row[0].number_input("Evaluation periods", 1, 6, 1, key=f"{key}.periods",
                                       help="numberOfEvaluationPeriods: windows each evaluation looks back at"))
-    failing = int(row[1].number_input("Failing periods to fire", 1, periods, min(periods, 1), key=f"{key}.failing",
+    failing = int(row[1].number_input("Failing periods to fire", 1, periods, 1,
+                                      key=f"{key}.failing.{periods}",  # its maximum is the periods
                                       help="minFailingPeriodsToAlert: of those windows, how many must violate"))
     severity = int(row[2].selectbox("Severity", list(_SEVERITIES), index=2, format_func=_SEVERITIES.__getitem__,
                                     key=f"{key}.severity"))
+    services = ", ".join(plain(s) for s in ctx.filters.services) or "every service"
+    per_service = measure.lookback is None and st.checkbox(
+        "One alert per service", key=f"{key}.per_service",
+        help="Split by service (a dimension of the rule): each service is judged and alerts apart")
+    st.caption(f"The rule watches {services} with the sidebar's filters, "
+               + ("each service apart." if per_service else "as one series."))
 
     # The shown data, per window: the threshold's starting point and the preview's series.
     try:
         probe = Condition(operator, 0.0, window=window, frequency=frequency, periods=periods, failing=failing,
                           severity=severity)
-        alert_query = preview_query(query, measure)
-        outcome = current_source().run([alert_query], preview_context(ctx.filters, ctx.window, probe))[0]
+        alert_query = preview_query(query, measure, per_service)
+        outcome = current_source().run([alert_query], preview_context(ctx.filters, ctx.window, probe, measure))[0]
     except ValueError as error:
         st.error(str(error), icon=":material/error:")
         return
+    frame: pd.DataFrame | None = None
+    values = pd.Series(dtype="float64")
     if isinstance(outcome, TelemetryError):
         st.error(f"The preview could not be loaded. {outcome}", icon=":material/error:")
-        values = pd.Series(dtype="float64")
     else:
-        values = window_values(outcome.frame, measure)
+        frame = outcome.frame
+        values = verdicts(frame, measure, ctx.window, probe)["value"]
     threshold = row[3].number_input(
-        f"Threshold ({measure.unit})", value=suggested_threshold(values, operator), format="%g",
+        "Threshold", value=suggested_threshold(values, operator), format="%g",
         key=f"{key}.threshold.{measure.key}.{window}.{operator}",
-        help="Prefilled just past the worst window in the shown range")
+        help=f"In {measure.unit}; prefilled just past the worst window in the shown range")
 
     left, right = st.columns(2)
     rule_schema: Schema = left.radio(
@@ -126,27 +138,32 @@ def _alert_form(panel_id: str, query: Query, ctx: RenderContext, schema: Schema)
                               failing=failing, severity=severity)
         rule = make_rule(panel_id, condition=condition, filters=ctx.filters, schema=rule_schema, measure=measure.key,
                          name=name, link=_dashboard_link(ctx.filters, panel_id), scope_id=scope_id,
-                         action_group=action_group, panel_query=query)
+                         action_group=action_group, panel_query=query, per_service=per_service)
     except ValueError as error:
         st.error(str(error), icon=":material/error:")
         return
-    _preview(rule, values, ctx)
+    if frame is not None:
+        _preview(rule, frame, ctx)
     _rule_texts(rule, key)
 
 
-def _preview(rule: AlertRule, values: pd.Series, ctx: RenderContext) -> None:
-    verdicts = evaluate(values, ctx.window, rule.condition)
-    spans = firing_spans(verdicts)
-    st.plotly_chart(preview_chart(values, verdicts, rule.condition, rule.measure), key=f"{rule.panel}.alert.chart")
-    fired = int(verdicts["fired"].sum())
+def _preview(rule: AlertRule, frame: pd.DataFrame, ctx: RenderContext) -> None:
+    found = verdicts(frame, rule.measure, ctx.window, rule.condition)
+    overall = any_fired(found)
+    spans = firing_spans(overall)
+    st.plotly_chart(preview_chart(found, rule.condition, rule.measure), key=f"{rule.panel}.alert.chart")
+    fired = int(overall["fired"].sum())
     if fired:
-        st.warning(f"Would have fired at {fired} of {len(verdicts)} evaluations in the shown range, in "
+        st.warning(f"Would have fired at {fired} of {len(overall)} evaluations in the shown range, in "
                    f"{len(spans)} period{'s' if len(spans) != 1 else ''} (shaded).", icon=":material/notifications:")
-        st.dataframe(pd.DataFrame({"from (UTC)": [s.tz_convert(None) for s, _ in spans],
-                                   "to (UTC)": [e.tz_convert(None) for _, e in spans]}),
-                     hide_index=True, key=f"{rule.panel}.alert.spans")
+        series = found.groupby(SERVICE_DIMENSION, sort=True) if SERVICE_DIMENSION in found.columns else [("", found)]
+        rows = [(str(name), start.tz_convert(None), end.tz_convert(None))
+                for name, verdict in series for start, end in firing_spans(verdict)]
+        table = pd.DataFrame(rows, columns=["service", "from (UTC)", "to (UTC)"])
+        st.dataframe(table if rule.per_service else table.drop(columns="service"), hide_index=True,
+                     key=f"{rule.panel}.alert.spans")
     else:
-        st.success(f"Would not have fired in the shown range ({len(verdicts)} evaluations).",
+        st.success(f"Would not have fired in the shown range ({len(overall)} evaluations).",
                    icon=":material/notifications_off:")
     st.caption(f"Evaluated at the end of each whole {rule.condition.window} window, as the rule's query computes "
                "it; a window with no data has no value and does not count as violating."
@@ -154,22 +171,28 @@ def _preview(rule: AlertRule, values: pd.Series, ctx: RenderContext) -> None:
                   f" Azure Monitor also checks between, every {rule.condition.frequency}."))
 
 
-def preview_chart(values: pd.Series, verdicts: pd.DataFrame, condition: Condition, measure: AlertMeasure) -> go.Figure:
-    """The value per window, the threshold dashed, violating windows marked and firing periods shaded."""
-    x = values.index.tz_convert(None) if len(values) else values.index
-    fig = go.Figure(go.Scatter(x=x, y=values.to_numpy(), mode="lines+markers", name=measure.title,
-                               marker={"size": 4}))
-    bad = verdicts[verdicts["violated"]]
+def preview_chart(found: pd.DataFrame, condition: Condition, measure: AlertMeasure) -> go.Figure:
+    """The value per window (per service when split), the threshold dashed, violating windows
+    marked and the periods when the rule fires shaded."""
+    fig = go.Figure()
+    series = found.groupby(SERVICE_DIMENSION, sort=True) if SERVICE_DIMENSION in found.columns else [
+        (measure.title, found)]
+    for name, rows in series:
+        fig.add_trace(go.Scatter(x=rows["window_start"].dt.tz_convert(None), y=rows["value"], mode="lines+markers",
+                                 name=str(name), marker={"size": 4}))
+    bad = found[found["violated"]]
     if len(bad):
         fig.add_trace(go.Scatter(x=bad["window_start"].dt.tz_convert(None), y=bad["value"], mode="markers",
                                  name="violates", marker={"color": FAILED_COLOUR, "size": 8, "symbol": "x"}))
     fig.add_hline(y=condition.threshold, line={"dash": "dash", "color": THRESHOLD_COLOUR},
                   annotation={"text": f"threshold {condition.threshold:g}"})
-    for start, end in firing_spans(verdicts):
+    for start, end in firing_spans(any_fired(found)):
         fig.add_vrect(x0=start.tz_convert(None), x1=end.tz_convert(None), fillcolor=FAILED_COLOUR, opacity=0.12,
                       line_width=0)
     fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10}, hovermode="x unified",
-                      legend={"orientation": "h", "y": -0.2}, yaxis_title=measure.unit)
+                      legend={"orientation": "h", "y": -0.2}, yaxis_title=measure.title)
+    if measure.key == "failure_rate":
+        fig.update_yaxes(tickformat=".1%")
     return fig
 
 

@@ -54,7 +54,7 @@ def _layout(fig: go.Figure, y_title: str) -> go.Figure:
 def series_chart(frame: pd.DataFrame, value: str, *, y_title: str, kind: str = "bar") -> go.Figure:
     """One trace per series over the time bins: stacked bars for counts, lines for rates."""
     fig = go.Figure()
-    for series, rows in frame.groupby("series", sort=True):
+    for series, rows in frame.sort_values("bucket", kind="stable").groupby("series", sort=True):  # lines join in time
         x = rows["bucket"].dt.tz_convert(None)
         y = rows[value].astype("float64")
         if kind == "bar":
@@ -110,7 +110,7 @@ def percentile_panels(frame: pd.DataFrame, *, max_series: int = 6) -> go.Figure:
     fig = make_subplots(rows=len(busiest), cols=1, shared_xaxes=True, vertical_spacing=0.06,
                         subplot_titles=[plotly_text(s) for s in busiest])
     for row, series in enumerate(busiest, start=1):
-        rows = frame[frame["series"] == series]
+        rows = frame[frame["series"] == series].sort_values("bucket", kind="stable")  # the Logs API keeps no order
         x = rows["bucket"].dt.tz_convert(None)
         for column, colour in PERCENTILE_COLOURS.items():
             fig.add_trace(go.Scatter(x=x, y=rows[column].astype("float64"), name=column.removesuffix("_ms"),
@@ -162,6 +162,8 @@ def sparkline(x: pd.Series, y: pd.Series, *, hover: str = "%{y:,}", colour: str 
               log: bool = False) -> go.Figure:
     """A headline number's trend: a small line without axes, the value shown on hover; `log` for
     durations, where one timeout's minute would flatten a week of milliseconds."""
+    order = x.argsort(kind="stable").to_numpy()  # the Logs API keeps no order: a line joins points in time
+    x, y = x.iloc[order], y.iloc[order]
     fig = go.Figure(go.Scatter(x=x.dt.tz_convert(None), y=y.astype("float64"), mode="lines",
                                fill=None if log else "tozeroy", line={"width": 1.5, "color": colour},
                                hovertemplate=f"%{{x}}<br>{hover}<extra></extra>"))

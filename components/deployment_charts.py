@@ -12,7 +12,7 @@ import html
 import pandas as pd
 import plotly.graph_objects as go
 
-from components.charts import FAILED_COLOUR, PERCENTILE_COLOURS
+from components.charts import FAILED_COLOUR, plotly_text
 
 __all__ = ["event_clusters", "mark_events", "per_deployment_chart"]
 
@@ -37,7 +37,7 @@ def per_deployment_chart(frame: pd.DataFrame, value: str, *, y_title: str, kind:
     Pass `figure` to add another measure's lines to it (e.g. p99 dashed beside p95)."""
     fig = figure or go.Figure()
     for deployment, rows in frame.groupby("deployment", sort=True):
-        name = f"{deployment}{suffix}"
+        name = plotly_text(f"{deployment}{suffix}")  # a deployment name is telemetry
         x, y = rows["bucket"].dt.tz_convert(None), rows[value].astype("float64")
         if kind == "bar":
             fig.add_trace(go.Bar(x=x, y=y, name=name, marker_color=_colour(str(deployment))))
@@ -88,5 +88,5 @@ def mark_events(fig: go.Figure, clusters: pd.DataFrame, *, y: float) -> go.Figur
     return fig
 
 
-PERCENTILE_DASH = {"total_p50_ms": "dot", "total_p95_ms": None, "total_p99_ms": "dash"}
-assert set(PERCENTILE_DASH) == {f"total_{p}" for p in PERCENTILE_COLOURS}
+# p50 dotted, p95 solid; p99 (timeouts' 5 s beside tens of ms) would hide them: it is in the tables.
+PERCENTILE_DASH = {"total_p50_ms": "dot", "total_p95_ms": None}

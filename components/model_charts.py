@@ -1,21 +1,16 @@
 """Plotly figures of the Model page: a feature's two distributions, and a drift metric over time
 beside the calls it was computed from. Labels from the telemetry (categories, feature names) are
-attacker-controlled: Plotly reads a few HTML tags in text, so they are escaped first."""
+attacker-controlled: they go through `plotly_text`, as every chart's do."""
 
 from __future__ import annotations
-
-import html
 
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-__all__ = ["distribution_overlay", "drift_over_time", "label"]
+from components.charts import plotly_text as label
 
-
-def label(text: object) -> str:
-    """Text Plotly shows as itself: its tag syntax (<a href>, <b>) escaped."""
-    return html.escape(str(text), quote=True)
+__all__ = ["distribution_overlay", "drift_over_time"]
 
 
 def distribution_overlay(hist: pd.DataFrame, feature: str) -> go.Figure:

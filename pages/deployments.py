@@ -7,13 +7,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from components.auth import require_sign_in
 from components.charts import duration_histogram
 from components.deployment_charts import PERCENTILE_DASH, event_clusters, mark_events, per_deployment_chart
 from components.filters import current_filters, url_text
 from components.panels import show_panel
 from components.source import reads_endpoint_logs, run_panels
 from components.url_params import choose_in_url
-from components.view import live, page_heading
+from components.view import focused_panel, live, page_heading, shows
 from telemetry.endpoint_logs import EVENT_LOG, TRAFFIC_LOG, diagnostic_setting_hint, workspace_only_message
 from telemetry.errors import WorkspaceOnlyError
 from telemetry.filters import grain_name
@@ -30,6 +31,7 @@ from telemetry.queries.deployments import (
 )
 from telemetry.results import Outcome, QueryResult
 
+require_sign_in()  # here too: Streamlit's legacy pages/ routing can run this file without app.py
 filters = current_filters()
 # These tables exist only in workspaces: a classic resource is told so and asked nothing; the
 # local store keeps them under their workspace names, so its panels show workspace KQL.
@@ -89,10 +91,11 @@ def _latency(result: QueryResult, clusters: pd.DataFrame) -> None:
         fig = per_deployment_chart(result.frame, column, y_title="ms", dash=dash, figure=fig,
                                    suffix=" " + column.split("_")[1])
     assert fig is not None
-    mark_events(fig, clusters, y=float(result.frame["total_p99_ms"].max() or 1.0))
-    fig.update_yaxes(type="log", title_text="TotalDurationMs (log)")
+    mark_events(fig, clusters, y=float(result.frame["total_p95_ms"].max() or 1.0))
+    fig.update_yaxes(type="log", dtick=1, title_text="TotalDurationMs (ms, log)")  # a tick a decade
     st.plotly_chart(fig, key="deployments.latency.chart")
-    st.caption("p50 dotted, p95 solid, p99 dashed: true percentiles over every request's TotalDurationMs.")
+    st.caption("p50 dotted, p95 solid: true percentiles over every request's TotalDurationMs (p99 in the tables "
+               "below). Triangles: container events, as on the failure rate.")
 
 
 def _stages(result: QueryResult, first_byte: Outcome, upload: Outcome) -> None:
@@ -184,7 +187,8 @@ def _render() -> list[Outcome]:
     panel = {"ctx": ctx, "schema": schema, "empty_text": no_traffic}
     clusters = (event_clusters(events_out.frame, TROUBLE_EVENTS) if isinstance(events_out, QueryResult)
                 else event_clusters(pd.DataFrame(), TROUBLE_EVENTS))
-    if endpoint or (isinstance(endpoints_out, QueryResult) and endpoints_out.frame["endpoint"].nunique() > 1):
+    several = isinstance(endpoints_out, QueryResult) and endpoints_out.frame["endpoint"].nunique() > 1
+    if focused_panel() is None and (endpoint or several):
         names = sorted(endpoints_out.frame["endpoint"].astype(str).unique()) if isinstance(endpoints_out,
                                                                                             QueryResult) else []
         choose_in_url("endpoint", "Endpoint", names, endpoint, placeholder="(all endpoints)")
@@ -202,7 +206,8 @@ def _render() -> list[Outcome]:
     show_panel("Container events per instance", events_out, query=queries[9], render=lambda r: _events(r, clusters),
                **{**panel, "empty_text": f"No container events in {EVENT_LOG} in {filters.time.label()}. "
                   + diagnostic_setting_hint([EVENT_LOG])})
-    _comparison(endpoint, endpoints_out, dist_out, latency_out, first_byte_out, upload_out, queries[7], panel)
+    if shows("deployments.compare"):
+        _comparison(endpoint, endpoints_out, dist_out, latency_out, first_byte_out, upload_out, queries[7], panel)
     return outcomes
 
 

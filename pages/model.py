@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.auth import require_sign_in
 from components.filters import current_filters, url_params, write_url
 from components.model_charts import distribution_overlay, drift_over_time
 from components.panels import empty_text, show_panel
@@ -24,6 +25,7 @@ from telemetry.queries.model_monitoring import (
 )
 from telemetry.results import Outcome, QueryResult
 
+require_sign_in()  # here too: Streamlit's legacy pages/ routing can run this file without app.py
 filters = current_filters()
 schema = current_source().kql_schema
 ctx = RenderContext.of(filters)
@@ -156,12 +158,12 @@ def _distribution(service: str, result: QueryResult) -> str | None:
     return str(feature)
 
 
-def _over_time(service: str, main: QueryResult, result: QueryResult, feature: str | None) -> None:
-    table = drift_table(main.frame, service, view.thresholds)
+def _over_time(service: str, result: QueryResult, feature: str | None) -> None:
+    table = drift_table(result.frame, service, view.thresholds)
     compared = table[table["metric"].notna()]
     wanted = list(compared.loc[compared["role"] == "output", "feature"])
     if feature and feature not in wanted and feature == view.feature:
-        wanted.append(feature)  # the over-time query reads a chosen input only once it is in the URL
+        wanted.append(feature)  # the query reads a chosen input over time only once it is in the URL
     if not wanted:
         st.info("No prediction of this service is numeric or categorical.", icon=":material/info:")
         return
@@ -173,7 +175,7 @@ def _over_time(service: str, main: QueryResult, result: QueryResult, feature: st
         limit = view.thresholds.wasserstein if metric == "normalized_wasserstein" else view.thresholds.jensen_shannon
         st.plotly_chart(drift_over_time(series, metric=metric, threshold=limit, title=name),
                         key=f"model.over_time.{name}")
-    st.caption("Each bucket of the current window against the whole reference (64 or fewer equal-width bins over "
+    st.caption("Each bucket of the current window against the whole reference (a quarter of the fine bins, over "
                "the same range), beside the calls logged in it: small buckets are noisy.")
 
 
@@ -226,9 +228,8 @@ def _render() -> list[Outcome]:
     show_panel("Reference and current distributions", outcomes[0], query=queries[0], ctx=ctx, schema=schema,
                empty_text=nothing, render=lambda r: chosen.__setitem__(0, _distribution(service, r)),
                panel_id="model.distribution")
-    if main is not None:
-        show_panel("Drift over time, beside the logged calls", outcomes[1], query=queries[1], ctx=ctx, schema=schema,
-                   empty_text=nothing, render=lambda r: _over_time(service, main, r, chosen[0]))
+    show_panel("Drift over time, beside the logged calls", outcomes[0], query=queries[0], ctx=ctx, schema=schema,
+               empty_text=nothing, render=lambda r: _over_time(service, r, chosen[0]), panel_id="model.over_time")
     show_panel("Data quality", outcomes[0], query=queries[0], ctx=ctx, schema=schema, empty_text=nothing,
                render=lambda r: _quality(service, r), panel_id="model.quality")
     return outcomes

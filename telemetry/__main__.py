@@ -3,6 +3,8 @@
     python -m telemetry demo [--store data/demo.duckdb] [--requests-per-day 20000] [--days 7] [--seed 42] [--if-missing]
     python -m telemetry query requests.rate [--range 24h | --from T --to T] [--service S ...] [--format csv|json]
     python -m telemetry kql requests.rate --schema classic|workspace
+    python -m telemetry query operation.requests --op ID | traces.search --q TEXT [--match has] [--severity 2]
+    python -m telemetry query dependencies.codes --dependency TARGET | exceptions.samples --problem ID
     python -m telemetry import PATH... [--store data/imported.duckdb]
     python -m telemetry ingest [--store data/live.duckdb] [--port 8502] [--ikey GUID ...] [--capture DIR]
     python -m telemetry panels
@@ -12,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -28,6 +31,7 @@ from telemetry.ingest.cli import add_parser as _ingest_parser
 from telemetry.kql import render_kql
 from telemetry.model import RenderContext
 from telemetry.queries import PANELS, panel
+from telemetry.queries.traces import search_from_params
 from telemetry.results import QueryResult
 from telemetry.sources.local import LocalSource
 from telemetry.store import DEFAULT_STORE, connect
@@ -61,6 +65,15 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--code", help="result code")
         sub.add_argument("--grain", help="1m … 1d, or auto")
         sub.add_argument("--split", help="service or operation")
+        # The panels' own parameters (the pages take them from the URL: op, q, match, severity,
+        # pg, dependency, problem); a panel takes the ones it has.
+        sub.add_argument("--op", help="operation id (operation.* panels, traces.search)")
+        sub.add_argument("--q", help="search text (traces.search, traces.histogram)")
+        sub.add_argument("--match", help="contains (default) or has, for --q")
+        sub.add_argument("--severity", help="minimum severity: 0-4 or its name (traces.*)")
+        sub.add_argument("--page", help="page of traces.search, from 1")
+        sub.add_argument("--dependency", help="dependency target (dependencies.percentiles, .codes, …)")
+        sub.add_argument("--problem", help="exception group's problemId (exceptions.samples)")
         if name == "query":
             sub.add_argument("--store", type=Path, default=DEFAULT_STORE)
             sub.add_argument("--format", choices=("csv", "json"), default="csv")
@@ -100,6 +113,32 @@ def _context(args: argparse.Namespace) -> RenderContext:
     return RenderContext.of(filters)
 
 
+def _panel_params(args: argparse.Namespace) -> dict[str, object]:
+    """The chosen panel's own parameters from the options, read as the pages read the URL's."""
+    factory = PANELS.get(args.panel)
+    if factory is None:
+        return {}  # panel() names the panels there are
+    takes = inspect.signature(factory).parameters
+    params: dict[str, object] = {}
+    if "search" in takes or "page" in takes:
+        url = {k: v for k, v in (("q", args.q), ("op", args.op), ("match", args.match), ("severity", args.severity),
+                                 ("pg", args.page)) if v is not None}
+        search, page, warnings = search_from_params(url)
+        if warnings:
+            raise ValueError(" ".join(warnings))
+        params["search"] = search
+        if "page" in takes:
+            params["page"] = page
+    for name, value, option in (("op", args.op, "--op"), ("target", args.dependency, "--dependency"),
+                                ("problem", args.problem, "--problem")):
+        if name in takes:
+            if value is None and takes[name].default is inspect.Parameter.empty:
+                raise ValueError(f"{args.panel} needs {option}")
+            if value is not None:
+                params[name] = value
+    return params
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "panels":
@@ -117,13 +156,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "alert":
         return alert_cli.run(args)
     try:
-        query = panel(args.panel)
-    except (KeyError, TypeError) as error:
+        query = panel(args.panel, **_panel_params(args))
+    except (KeyError, TypeError, ValueError) as error:
         print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
         return 2
     ctx = _context(args)
     if args.command == "kql":
-        print(render_kql(query, ctx, args.schema))
+        try:
+            print(render_kql(query, ctx, args.schema))
+        except TelemetryError as error:  # an online endpoint log asked in the classic schema
+            print(f"error: {error}", file=sys.stderr)
+            return 1
         return 0
     outcome = LocalSource(args.store).run([query], ctx)[0]
     if isinstance(outcome, TelemetryError):

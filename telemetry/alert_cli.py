@@ -11,14 +11,24 @@ import sys
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from telemetry.alerts import FREQUENCIES, MEASURES, PANEL_MEASURES, WINDOWS, Condition, arm_json, az_command, bicep, make_rule
+from telemetry.alerts import (
+    FREQUENCIES,
+    MEASURES,
+    PANEL_MEASURES,
+    WINDOWS,
+    Condition,
+    arm_json,
+    az_command,
+    bicep,
+    make_rule,
+)
 from telemetry.filters import Filters, from_query_params, to_query_params
 
 __all__ = ["add_parser", "run"]
 
 # Where each alertable panel lives in the dashboard (the url paths of components/navigation.py).
 _PAGE_PATHS = {"requests": "request-rate", "failures": "failure-rate", "latency": "response-times",
-               "dependencies": "dependency-calls", "overview": ""}
+               "dependencies": "dependency-calls", "exceptions": "exception-groups", "overview": ""}
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -41,6 +51,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     sub.add_argument("--service", action="append", default=[], help="cloud_RoleName; repeat for several")
     sub.add_argument("--operation", help="operation_Name")
     sub.add_argument("--code", help="request result code")
+    sub.add_argument("--per-service", action="store_true",
+                     help="one alert per service (split by the service dimension) instead of one for them all")
     sub.add_argument("--name", default="", help="the rule's resource name (default: from the panel and filters)")
     sub.add_argument("--dashboard-url", default="http://127.0.0.1:8501/",
                      help="where the dashboard is served, for the link in the rule's description")
@@ -78,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
                               severity=args.severity)
         rule = make_rule(args.panel, condition=condition, filters=filters, schema=args.scope, measure=args.measure,
                          name=args.name, link=_link(args.dashboard_url, args.panel, filters), scope_id=args.scope_id,
-                         action_group=args.action_group)
+                         action_group=args.action_group, per_service=args.per_service)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

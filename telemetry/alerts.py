@@ -37,8 +37,9 @@ import pandas as pd
 
 from telemetry.filters import Filters, Window
 from telemetry.kql import render_kql
-from telemetry.model import Query, RenderContext, Summary, TimeBin
-from telemetry.queries import dependencies, latency, requests
+from telemetry.kql_literals import timespan_literal
+from telemetry.model import Column, Dimension, Query, RenderContext, Summary, TimeBin
+from telemetry.queries import dependencies, exceptions, latency, requests
 from telemetry.schema import Schema
 
 __all__ = [
@@ -53,6 +54,8 @@ __all__ = [
     "AlertMeasure",
     "AlertRule",
     "Condition",
+    "SERVICE_DIMENSION",
+    "any_fired",
     "arm_json",
     "arm_template",
     "az_command",
@@ -60,6 +63,7 @@ __all__ = [
     "default_name",
     "downloads",
     "evaluate",
+    "evaluate_new_groups",
     "firing_spans",
     "make_rule",
     "preview_context",
@@ -68,6 +72,7 @@ __all__ = [
     "rule_kql",
     "rule_query",
     "suggested_threshold",
+    "verdicts",
     "window_values",
 ]
 
@@ -108,6 +113,9 @@ class AlertMeasure:
     unit: str
     fmt: str  # Python format of one value, for people
     is_count: bool = False
+    # A "new" measure counts groups (problemId per service) first seen in a window and not in
+    # the `lookback` before it: the query reads further back (overrideQueryTimeRange).
+    lookback: timedelta | None = None
 
 
 def _ratio(frame: pd.DataFrame) -> pd.Series:
@@ -133,7 +141,11 @@ MEASURES: Final[dict[str, AlertMeasure]] = {m.key: m for m in (
     AlertMeasure("failed_dependencies", "Failed dependency calls per window", ("failed",), "failed",
                  _column("failed"), "failed dependency calls (sum of itemCount) per window", "{:,.0f}",
                  is_count=True),
+    AlertMeasure("new_exception_groups", "New exception groups", ("first_seen",), "count()", _column("first_seen"),
+                 "exception groups (problemId per service) first seen in the window, none in the day before",
+                 "{:,.0f}", is_count=True, lookback=timedelta(days=1)),
 )}
+_GROUP_KEYS: Final = (Column("problemId", "problem"), Column("cloud_RoleName", "service"))
 
 # Alertable panels (their `?panel=` ids) and what each can watch, first the default.
 PANEL_MEASURES: Final[dict[str, tuple[str, ...]]] = {
@@ -146,6 +158,7 @@ PANEL_MEASURES: Final[dict[str, tuple[str, ...]]] = {
     "overview.p95": ("p95_ms", "p99_ms"),
     "dependencies.over_time": ("failed_dependencies",),
     "overview.failed_dependencies": ("failed_dependencies",),
+    "exceptions.groups": ("new_exception_groups",),
 }
 # Each alertable panel's own query (the pages pass the same objects to their panel boxes).
 PANEL_QUERIES: Final[dict[str, Summary]] = {
@@ -158,21 +171,32 @@ PANEL_QUERIES: Final[dict[str, Summary]] = {
     "overview.p95": latency.TOTALS,
     "dependencies.over_time": dependencies.OVER_TIME,
     "overview.failed_dependencies": dependencies.TOTALS,
+    "exceptions.groups": exceptions.GROUPS,
 }
 assert set(PANEL_QUERIES) == set(PANEL_MEASURES)
 
 
-def rule_query(panel_query: Query, measure: AlertMeasure, time_alias: str) -> Summary:
+SERVICE_DIMENSION: Final = "service"
+_SERVICE: Final = Column("cloud_RoleName", SERVICE_DIMENSION)
+
+
+def rule_query(panel_query: Query, measure: AlertMeasure, time_alias: str, per_service: bool = False) -> Summary:
     """The panel's query reduced to `measure`'s parts, one row per window (the grain), tagged by
-    `time_alias`: its table, its predicates and the filters it lets narrow it are kept."""
+    `time_alias` (and per service when `per_service`): its table, its predicates and the filters it
+    lets narrow it are kept."""
     if not isinstance(panel_query, Summary):
         raise ValueError(f"{panel_query.name} lists rows; only a summary has a number to alert on")
     by_alias = {m.alias: m for m in panel_query.measures}
     missing = [alias for alias in measure.aliases if alias not in by_alias]
     if missing:
         raise ValueError(f"{panel_query.name} has no {', '.join(missing)} to compute {measure.title.lower()} from")
+    # A "new" measure's rule reads each group's first time (then counts them per window in KQL);
+    # its preview reads which windows each group was seen in.
+    by: tuple[Dimension, ...] = (TimeBin(time_alias), *((_SERVICE,) if per_service else ()))
+    if measure.lookback is not None:
+        by = _GROUP_KEYS if time_alias != "bucket" else (*_GROUP_KEYS, TimeBin(time_alias))
     return replace(panel_query, name=f"alert.{measure.key}", measures=tuple(by_alias[a] for a in measure.aliases),
-                   by=(TimeBin(time_alias),), compare_previous=False, order_by=(), limit=None,
+                   by=by, compare_previous=False, order_by=(), limit=None,
                    description=f"{measure.title} per window, for an alert rule.")
 
 
@@ -262,9 +286,12 @@ class AlertRule:
     link: str = ""  # the dashboard view whoever is paged should open
     scope_id: str = ""  # the resource the rule reads; empty: a template parameter to fill in
     action_group: str = ""
+    per_service: bool = False  # one alert per service (a dimension) instead of one for them all
 
     def __post_init__(self) -> None:
         problems = []
+        if self.per_service and self.measure.lookback is not None:
+            problems.append(f"{self.measure.title.lower()} are counted per group of every service already")
         if not _RULE_NAME.match(self.name):
             problems.append("the rule name must be 1 to 260 characters without <>*%{}&:\\?/#| and not end in "
                             "a space or a dot")
@@ -275,15 +302,18 @@ class AlertRule:
                             "<group>/providers/microsoft.insights/actionGroups/<name>")
         if problems:
             raise ValueError("This alert cannot be made: " + "; ".join(problems) + ".")
-        rule_query(self.query, self.measure, "t")  # the panel has what the measure needs
+        rule_query(self.query, self.measure, "t", self.per_service)  # the panel has what the measure needs
 
     @property
     def display_name(self) -> str:
-        return f"{self.measure.title} {self.condition.operator} {_number(self.condition.threshold)} · {_scope_text(self.filters)}"
+        c = self.condition
+        each = " (each service)" if self.per_service else ""
+        return f"{self.measure.title}{each} {c.operator} {_number(c.threshold)} · {_scope_text(self.filters)}"
 
     @property
     def description(self) -> str:
-        text = (f"{self.condition.sentence(self.measure)}; {self.measure.unit}; {_scope_text(self.filters)}. "
+        each = ", for each service apart" if self.per_service else ""
+        text = (f"{self.condition.sentence(self.measure)}{each}; {self.measure.unit}; {_scope_text(self.filters)}. "
                 f"Made by Endpoint Monitor from the panel {self.panel}.")
         return text + (f" Open the chart: {self.link}" if self.link else "")
 
@@ -307,23 +337,29 @@ def _number(value: float) -> str:
 
 
 def _iso_duration(span: timedelta) -> str:
-    minutes = int(span.total_seconds() // 60)
-    if minutes % 1440 == 0:
-        return f"P{minutes // 1440}D"
-    if minutes % 60 == 0:
-        return f"PT{minutes // 60}H"
-    return f"PT{minutes}M"
+    days, rest = divmod(int(span.total_seconds() // 60), 1440)
+    hours, minutes = divmod(rest, 60)
+    time = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
+    return "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "")
 
 
 def rule_kql(rule: AlertRule) -> str:
     """The rule's query in its scope's dialect: one AggregatedValue per window, no time filter."""
     time = _time_column(rule.schema)
-    summary = rule_query(rule.query, rule.measure, time)
+    summary = rule_query(rule.query, rule.measure, time, rule.per_service)
     # The window is not rendered (bounded=False); the context only lends the grain and the filters.
     now = datetime.now(UTC)
     ctx = RenderContext(Window(now - rule.condition.window_size, now), rule.condition.window_size, rule.filters)
     body = render_kql(summary, ctx, rule.schema, bounded=False)
-    return "\n".join([body, f"| extend {VALUE_COLUMN} = {rule.measure.kql}", f"| project {time}, {VALUE_COLUMN}"])
+    if rule.measure.lookback is not None:
+        # Azure Monitor reads lookback + the evaluated windows (overrideQueryTimeRange); a group
+        # counts in the window of its first exception when that falls in the evaluated windows.
+        evaluated = timespan_literal(rule.condition.window_size * rule.condition.periods)
+        return "\n".join([body, f"| where first_seen >= ago({evaluated})",
+                          f"| summarize {VALUE_COLUMN} = count() by {time} = bin(first_seen, "
+                          f"{timespan_literal(rule.condition.window_size)})"])
+    columns = ", ".join([time, *([SERVICE_DIMENSION] if rule.per_service else []), VALUE_COLUMN])
+    return "\n".join([body, f"| extend {VALUE_COLUMN} = {rule.measure.kql}", f"| project {columns}"])
 
 
 # --- ARM, Bicep, az ---------------------------------------------------------------------------
@@ -347,6 +383,8 @@ def _resource(rule: AlertRule) -> dict[str, Any]:
         "threshold": c.threshold,
         "failingPeriods": {"numberOfEvaluationPeriods": c.periods, "minFailingPeriodsToAlert": c.failing},
     }
+    if rule.per_service:  # every service that reports is a series of its own, alerting apart
+        condition["dimensions"] = [{"name": SERVICE_DIMENSION, "operator": "Include", "values": ["*"]}]
     properties: dict[str, Any] = {
         "displayName": rule.display_name,
         "description": rule.description,
@@ -354,6 +392,8 @@ def _resource(rule: AlertRule) -> dict[str, Any]:
         "enabled": True,
         "evaluationFrequency": _iso_duration(FREQUENCIES[c.frequency]),
         "windowSize": _iso_duration(c.window_size),
+        **({"overrideQueryTimeRange": _iso_duration(rule.measure.lookback + c.window_size * c.periods)}
+           if rule.measure.lookback is not None else {}),
         "scopes": [_Param("scopeResourceId")],
         "criteria": {"allOf": [condition]},
         "autoMitigate": True,
@@ -467,7 +507,8 @@ def bicep(rule: AlertRule) -> str:
 def az_command(rule: AlertRule, resource_group: str = "<resource group>") -> str:
     """The rule as `az monitor scheduled-query create`, quoted for a POSIX shell."""
     c = rule.condition
-    times = f" at least {c.failing} violations out of {c.periods} aggregated points"
+    times = (f" where {SERVICE_DIMENSION} includes *" if rule.per_service else "") + (
+        f" at least {c.failing} violations out of {c.periods} aggregated points")
     condition = f"avg {VALUE_COLUMN} from 'AlertQuery' {_CLI_OPERATORS[c.operator]} {_number(c.threshold)}{times}"
     args = [
         ("--name", rule.name),
@@ -499,14 +540,37 @@ def preview_window(shown: Window, condition: Condition) -> tuple[Window, Window]
     return Window(start, end), Window(start - size * (condition.periods - 1), end)
 
 
-def preview_query(panel_query: Query, measure: AlertMeasure) -> Summary:
+def preview_query(panel_query: Query, measure: AlertMeasure, per_service: bool = False) -> Summary:
     """The rule's query for the preview, through any source: one row per window, tagged `bucket`."""
-    return rule_query(panel_query, measure, "bucket")
+    return rule_query(panel_query, measure, "bucket", per_service)
 
 
-def preview_context(filters: Filters, shown: Window, condition: Condition) -> RenderContext:
+def preview_context(filters: Filters, shown: Window, condition: Condition,
+                    measure: AlertMeasure | None = None) -> RenderContext:
     _, read = preview_window(shown, condition)
+    if measure is not None and measure.lookback is not None:
+        read = Window(read.start - measure.lookback, read.end)
     return RenderContext(read, condition.window_size, filters)
+
+
+def verdicts(frame: pd.DataFrame, measure: AlertMeasure, shown: Window, condition: Condition) -> pd.DataFrame:
+    """The rule's verdicts over `shown` from the preview query's answer (see `evaluate`); an answer
+    per service gets verdicts per service (a `service` column), as the rule's dimension does."""
+    if measure.lookback is not None:
+        return evaluate_new_groups(frame, shown, condition, measure.lookback)
+    if SERVICE_DIMENSION not in frame.columns:
+        return evaluate(window_values(frame, measure), shown, condition)
+    found = [evaluate(window_values(rows, measure), shown, condition).assign(service=str(service))
+             for service, rows in frame.groupby(SERVICE_DIMENSION, sort=True)]
+    return pd.concat(found, ignore_index=True) if found else evaluate(window_values(frame.iloc[:0], measure),
+                                                                        shown, condition).assign(service="")
+
+
+def any_fired(found: pd.DataFrame) -> pd.DataFrame:
+    """Per evaluation, whether any series fired (the verdicts of a rule alone, unchanged)."""
+    if SERVICE_DIMENSION not in found.columns:
+        return found
+    return found.groupby(["window_start", "evaluated_at"], as_index=False)["fired"].any()
 
 
 def window_values(frame: pd.DataFrame, measure: AlertMeasure) -> pd.Series:
@@ -543,6 +607,34 @@ def evaluate(values: pd.Series, shown: Window, condition: Condition) -> pd.DataF
     })
 
 
+def evaluate_new_groups(seen: pd.DataFrame, shown: Window, condition: Condition,
+                        lookback: timedelta) -> pd.DataFrame:
+    """`evaluate` for a "new" measure, whose windows' values depend on when the rule runs.
+
+    `seen` has a row per group (problem, service) and window (`bucket`) it raised exceptions in.
+    At time t the rule reads [t - lookback - periods × window, t); a group is new in the window
+    holding its first exception there, when that is one of the evaluated windows. A window with
+    no new group has no row in the rule's answer, so no value. `value` is the last window's.
+    """
+    evaluated, _ = preview_window(shown, condition)
+    size, periods = condition.window_size, condition.periods
+    starts = pd.date_range(evaluated.start, evaluated.end - size, freq=size, tz=UTC)
+    # The group seen in window w counts at t = w + k windows when it was not seen in the
+    # lookback + (periods - k) windows before w: the gap to its previous window is longer.
+    ordered = seen.sort_values(["problem", "service", "bucket"])
+    buckets = pd.Series(pd.DatetimeIndex(ordered["bucket"]), index=ordered.index)
+    gaps = buckets - buckets.groupby([ordered["problem"], ordered["service"]]).shift()
+    new_at = [buckets[gaps.isna() | (gaps > lookback + (periods - k) * size)].value_counts()
+              for k in range(1, periods + 1)]
+    rows = []
+    for start in starts:
+        t = start + size
+        values = [float(new_at[k - 1].get(t - k * size, math.nan)) for k in range(1, periods + 1)]
+        violations = sum(condition.violates(v) for v in values)
+        rows.append((start, t, values[0], condition.violates(values[0]), violations, violations >= condition.failing))
+    return pd.DataFrame(rows, columns=["window_start", "evaluated_at", "value", "violated", "violations", "fired"])
+
+
 def firing_spans(verdicts: pd.DataFrame) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
     """Runs of consecutive firing evaluations as (first window's start, last evaluation time)."""
     spans: list[tuple[pd.Timestamp, pd.Timestamp]] = []
@@ -565,9 +657,8 @@ def suggested_threshold(values: pd.Series, operator: Operator) -> float:
         return 0.0
     digits = 1 - math.floor(math.log10(abs(worst)))
     step = 10.0 ** -digits
-    rounded = (math.floor if operator == "below" else math.ceil)(worst / step + (1e-9 if operator == "above" else -1e-9))
-    value = rounded * step
-    if operator == "above" and value <= worst:
+    value = (math.floor(worst / step) + 1) * step if operator == "above" else (math.ceil(worst / step) - 1) * step
+    if operator == "above" and value <= worst:  # worst on the grid, up to floating point
         value += step
     if operator == "below" and value >= worst:
         value -= step
@@ -576,7 +667,7 @@ def suggested_threshold(values: pd.Series, operator: Operator) -> float:
 
 def make_rule(panel: str, *, condition: Condition, filters: Filters, schema: Schema, measure: str | None = None,
               name: str = "", link: str = "", scope_id: str = "", action_group: str = "",
-              panel_query: Query | None = None) -> AlertRule:
+              panel_query: Query | None = None, per_service: bool = False) -> AlertRule:
     """The rule for an alertable panel; `measure` defaults to the panel's first. Raises ValueError
     with a message for people when the panel or any choice cannot make a rule."""
     if panel not in PANEL_MEASURES:
@@ -590,7 +681,7 @@ def make_rule(panel: str, *, condition: Condition, filters: Filters, schema: Sch
     return AlertRule(panel=panel, measure=chosen, query=_summary(panel_query or PANEL_QUERIES[panel]),
                      filters=filters, condition=condition, schema=schema,
                      name=name.strip() or default_name(chosen, filters), link=link, scope_id=scope_id.strip(),
-                     action_group=action_group.strip())
+                     action_group=action_group.strip(), per_service=per_service)
 
 
 def _summary(query: Query) -> Summary:

@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 MIN_STD: Final = 0.001
+OVER_TIME_MERGE: Final = 4  # over time, a bin is 4 fine bins (telemetry/queries/model_monitoring.py)
 # DuckDB sums floats in parallel, in no fixed order: the reference's moments (and so its standard
 # deviation) may differ in the last bits between two runs of one query. Metrics are rounded to
 # this many decimals, far below any threshold, so one answer always shows the same numbers.
@@ -190,8 +191,10 @@ class _Numeric:
     std_ref: float
 
 
-def _fine(rows: pd.DataFrame, rng: pd.Series) -> _Numeric:
-    fine = max(1, int(_num(rng["fine"])))
+def _fine(rows: pd.DataFrame, rng: pd.Series, merged: int = 1) -> _Numeric:
+    """The histogram of one feature's fine bins; `merged` > 1 for the over-time rows, whose
+    bins are that many fine bins each."""
+    fine = max(1, int(_num(rng["fine"])) // merged)
     k = max(1, int(_num(rng["k"])))
     lo, hi = _num(rng["lo"]), _num(rng["hi"])
     width = (hi - lo) / fine if hi > lo else 0.0
@@ -204,7 +207,7 @@ def _fine(rows: pd.DataFrame, rng: pd.Series) -> _Numeric:
     w_ref = _num(rng["w_ref"])
     var = _num(rng["sxx_ref"]) / w_ref - (_num(rng["sx_ref"]) / w_ref) ** 2 if w_ref > 0 else 0.0
     centres = lo + (np.arange(fine) + 0.5) * width
-    return _Numeric(centres, w_ref_bins, w_cur_bins, n_ref_bins, n_cur_bins, k=k, m=fine // k,
+    return _Numeric(centres, w_ref_bins, w_cur_bins, n_ref_bins, n_cur_bins, k=k, m=max(1, fine // k),
                     std_ref=math.sqrt(max(var, 0.0)))
 
 
@@ -378,10 +381,13 @@ def over_time(frame: pd.DataFrame, service: str, feature: str, thresholds: Thres
     if len(rng_rows):
         rng = rng_rows.iloc[0]
         bins = frame[(frame["part"] == "bin") & (frame["feature"] == feature)]
-        ref = _fine(bins[bins["bucket"].isna()], rng)
+        whole = _fine(bins[bins["bucket"].isna()], rng)
+        ref = _fine(bins.iloc[:0], rng, OVER_TIME_MERGE)
+        ref_w = whole.ref_w.reshape(-1, OVER_TIME_MERGE).sum(axis=1)  # exact: 4 fine bins make one
         for bucket, own in bins[bins["bucket"].notna()].groupby("bucket"):
-            cur = _fine(own, rng)
-            values[bucket] = round(wasserstein(ref.centres, ref.ref_w, cur.cur_w) / max(ref.std_ref, MIN_STD), DECIMALS)
+            cur = _fine(own, rng, OVER_TIME_MERGE)
+            w1 = wasserstein(ref.centres, ref_w, cur.cur_w)
+            values[bucket] = round(w1 / max(whole.std_ref, MIN_STD), DECIMALS) if cur.cur_w.sum() else float("nan")
         metric = "normalized_wasserstein"
     else:
         cats = frame[(frame["part"] == "cat") & (frame["feature"] == feature)]
@@ -390,7 +396,8 @@ def over_time(frame: pd.DataFrame, service: str, feature: str, thresholds: Thres
         for bucket, own in cats[cats["bucket"].notna()].assign(key=key).groupby("bucket"):
             current = own.groupby("key")["w_cur"].sum()
             both = pd.concat([reference, current], axis=1).fillna(0)
-            values[bucket] = jensen_shannon(both.iloc[:, 0].to_numpy(), both.iloc[:, 1].to_numpy())
+            values[bucket] = (jensen_shannon(both.iloc[:, 0].to_numpy(), both.iloc[:, 1].to_numpy())
+                              if current.sum() else float("nan"))
         metric = "jensen_shannon"
     out = pd.DataFrame({"bucket": list(volume.index)})
     out["calls"] = volume.to_numpy().astype("float64")

@@ -163,8 +163,28 @@ def _first(value: _ParamValue) -> str:
 
 def _all(value: _ParamValue) -> list[str]:
     items = [value] if isinstance(value, str) else list(value)
-    # "a,b" and ?service=a&service=b both name two services
-    return [part.strip() for item in items for part in item.split(",") if part.strip()]
+    # "a,b" and ?service=a&service=b both name two services; "a\,b" is one name with a comma
+    return [part.strip() for item in items for part in _split_list(item) if part.strip()]
+
+
+_LIST_ESCAPE: Final = re.compile(r"\\([\\,])")
+
+
+def _split_list(item: str) -> list[str]:
+    r"""Split at commas not escaped by a backslash; `\,` and `\\` are a comma and a backslash
+    inside a name, and any other backslash is itself (old links keep their meaning)."""
+    parts = re.split(r"(?<!\\)((?:\\\\)*),", item)
+    # re.split keeps the captured runs of escaped backslashes: they end the part before the comma
+    names = [parts[0]]
+    for run, rest in zip(parts[1::2], parts[2::2], strict=True):
+        names[-1] += run
+        names.append(rest)
+    return [_LIST_ESCAPE.sub(r"\1", name) for name in names]
+
+
+def list_value(name: str) -> str:
+    """One name as a URL list value: commas and backslashes escaped, so it reads back whole."""
+    return name.replace("\\", "\\\\").replace(",", "\\,")
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -256,7 +276,7 @@ def to_query_params(filters: Filters) -> dict[str, str | list[str]]:
         params["from"] = _iso(filters.time.start)
         params["to"] = _iso(filters.time.end)
     if filters.services:
-        params["service"] = list(filters.services)
+        params["service"] = [list_value(name) for name in filters.services]  # one parameter a service
     if filters.operation:
         params["operation"] = filters.operation
     if filters.result_code:

@@ -6,6 +6,8 @@ classic, a bool in the workspace), so those are the only places the dialects par
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from telemetry.derived import DERIVED, REQ_FAILED, REQ_ID, derived_used, kql_columns
 from telemetry.filters import Window
 from telemetry.kql_literals import datetime_literal, string_literal, timespan_literal
@@ -130,7 +132,8 @@ class _Dialect:
             case WeightedPercentile(column=column, percent=percent):
                 return f"percentilew({self.col(column)}, {weight}, {_number(percent)})"
             case WeightedMean(column=column):
-                return f"sum({self.col(column)} * {weight}) / todouble(sum({weight}))"
+                # rows without a value do not count: sum() skips them, so must the weights
+                return f"sum({self.col(column)} * {weight}) / todouble(sumif({weight}, isnotnull({self.col(column)})))"
             case Earliest(column=column):
                 return f"min({self.col(column)})"
             case Latest(column=column):
@@ -168,7 +171,8 @@ def render_kql(query: Query, ctx: RenderContext, schema: Schema, *, bounded: boo
     d = _Dialect(query.table, schema)
     lines = [d.source(), *([f"| where {d.window(ctx.read_window(query))}"] if bounded else [])]
     lines += d.derive((query, global_predicates(query, ctx.filters)))
-    lines += [f"| where {d.predicate(p, ctx)}" for p in global_predicates(query, ctx.filters) + query.where]
+    within = replace(ctx, window=ctx.read_window(query))  # InOperationsOf looks in the window the query reads
+    lines += [f"| where {d.predicate(p, within)}" for p in global_predicates(query, ctx.filters) + query.where]
     if isinstance(query, Listing):
         lines += _listing_tail(query, d)
     else:

@@ -397,7 +397,11 @@ def global_predicates(query: Query, filters: Filters) -> tuple[Predicate, ...]:
     if "service" in query.applies and filters.services:
         found.append(OneOf("cloud_RoleName", filters.services))
     if "operation" in query.applies and filters.operation:
-        found.append(Equals("operation_Name", filters.operation))
+        named = Equals("operation_Name", filters.operation)
+        # A dependency, exception or trace may lack operation_Name (exports, the inference
+        # server): its request's operation_Id places it in the operation too.
+        linked = query.table in ("dependencies", "exceptions", "traces")
+        found.append(AnyOf((named, InOperationsOf("requests", (named,)))) if linked else named)
     if "result_code" in query.applies and filters.result_code:
         found.append(Equals(REQ_CODE, filters.result_code))  # the code the server answered with
     return tuple(found)

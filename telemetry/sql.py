@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Final
 
@@ -149,8 +149,8 @@ class _Builder:
                 return "coalesce(sum(itemCount), 0)"
             case ItemCount(where=where) if where is not None:
                 return f"coalesce(sum(itemCount) FILTER (WHERE {self.predicate(where)}), 0)"
-            case WeightedMean(column=column):
-                return f"sum({_q(column)} * itemCount) / sum(itemCount)"
+            case WeightedMean(column=column):  # rows without a value do not count, as in KQL's sum
+                return f"sum({_q(column)} * itemCount) / sum(itemCount) FILTER (WHERE {_q(column)} IS NOT NULL)"
             case Earliest(column=column):
                 return f"min({_q(column)})"
             case Latest(column=column):
@@ -162,8 +162,13 @@ class _Builder:
         raise TypeError(f"unknown measure {measure!r}")
 
     def where(self, query: Query) -> str:
-        conds = [self.window(self.ctx.read_window(query))]
-        conds += [self.predicate(p) for p in global_predicates(query, self.ctx.filters) + query.where]
+        read = self.ctx.read_window(query)
+        conds = [self.window(read)]
+        outer, self.ctx = self.ctx, replace(self.ctx, window=read)  # InOperationsOf looks in the window read
+        try:
+            conds += [self.predicate(p) for p in global_predicates(query, self.ctx.filters) + query.where]
+        finally:
+            self.ctx = outer
         return " AND ".join(conds)
 
 
@@ -276,14 +281,18 @@ def _with_percentiles(
     group = f" GROUP BY {keys}" if names else ""
     distinct = [m for m in others if isinstance(m, DistinctCount)]
     parts = [(m, f"m{i}_") for i, m in enumerate(others) if not isinstance(m, DistinctCount)]
-    bucket = f"round(ln(greatest({_q(column)}, {_SMALLEST})) / {_LOG_RATIO!r})"
+    # A row without a value (a request logged with no duration) goes in no bucket: b_ is NULL,
+    # and the percentiles weigh only the rows with one, as KQL's percentilew does.
+    bucket = f"CASE WHEN {_q(column)} IS NOT NULL THEN round(ln(greatest({_q(column)}, {_SMALLEST})) / {_LOG_RATIO!r}) END"
     hist_select = [f"{expr} AS {_q(alias)}" for alias, expr in dims] + [f"{bucket} AS b_", "sum(itemCount) AS w_"]
     hist_select += [f"{_partial(m, b)} AS {name}" for m, name in parts]
+    hist_select += [f"sum(itemCount) FILTER (WHERE {_q(m.column)} IS NOT NULL) AS {name}w"
+                    for m, name in parts if isinstance(m, WeightedMean)]
     hist = f"SELECT {', '.join(hist_select)} FROM {_source(query.table, b.derived)} WHERE {b.where(query)} GROUP BY ALL"
     # b_ is unique within a partition, so a ROWS frame gives the running sum RANGE would.
     cum = (
-        f"SELECT *, sum(w_) OVER ({partition}ORDER BY b_ ROWS UNBOUNDED PRECEDING) AS cw_, "
-        f"sum(w_) OVER ({partition.strip()}) AS tw_ FROM hist_"
+        f"SELECT *, sum(w_) FILTER (WHERE b_ IS NOT NULL) OVER ({partition}ORDER BY b_ ROWS UNBOUNDED PRECEDING) "
+        f"AS cw_, sum(w_) FILTER (WHERE b_ IS NOT NULL) OVER ({partition.strip()}) AS tw_ FROM hist_"
     )
     read = {id(m): _rollup(m, name) for m, name in parts}
     read.update({id(p): f"exp({_LOG_RATIO!r} * min(b_) FILTER (WHERE cw_ >= {p.percent / 100!r} * tw_))"
@@ -319,7 +328,7 @@ def _rollup(measure: Measure, part: str) -> str:
         case ItemCount():
             return f"coalesce(sum({part}), 0)"
         case WeightedMean():
-            return f"sum({part}) / sum(w_)"
+            return f"sum({part}) / sum({part}w)"
         case Earliest():
             return f"min({part})"
         case Latest():

@@ -57,6 +57,21 @@ def test_the_failure_rate_panel_makes_a_rule_with_its_filters_a_preview_and_down
     assert kql.startswith("AppRequests") and "bin(TimeGenerated, 5m)" in kql
 
 
+def test_one_alert_per_service_splits_the_rule_and_its_preview(app_env: Path, demo_end: datetime) -> None:
+    at = run_page("pages/requests.py", **window_params(demo_end - timedelta(days=1), demo_end))
+    _toggle(at, "requests.rate.alert").set_value(True)
+    at.run()
+    next(c for c in at.checkbox if c.key == "requests.rate.alert.per_service").check()
+    at.run()
+    assert not at.exception and not at.error
+    kql = next(c.value for c in at.code if c.language == "kql" and "AggregatedValue" in c.value)
+    assert "service = cloud_RoleName" in kql and kql.endswith("| project timestamp, service, AggregatedValue")
+    template = json.loads(next(c.value for c in at.code if c.language == "json"))
+    (condition,) = template["resources"][0]["properties"]["criteria"]["allOf"]
+    assert condition["dimensions"] == [{"name": "service", "operator": "Include", "values": ["*"]}]
+    assert any("each service apart" in c.value for c in at.caption)
+
+
 def test_a_bad_action_group_is_said_on_the_form_and_the_page_still_works(app_env: Path, demo_end: datetime) -> None:
     at = run_page("pages/latency.py", **window_params(demo_end - timedelta(days=1), demo_end))
     _toggle(at, "latency.over_time.alert").set_value(True)
@@ -66,6 +81,18 @@ def test_a_bad_action_group_is_said_on_the_form_and_the_page_still_works(app_env
     assert not at.exception
     assert any("action group must be a resource id" in e.value for e in at.error)
     assert any("p95" in s for s in (m.value for m in at.markdown)) or at.get("plotly_chart")
+
+
+def test_the_exception_groups_panel_alerts_on_new_groups(app_env: Path, demo_end: datetime) -> None:
+    at = run_page("pages/exceptions.py", **window_params(demo_end - timedelta(days=2), demo_end))
+    _toggle(at, "exceptions.groups.alert").set_value(True)
+    at.run()
+    assert not at.exception and not at.error
+    kql = next(c.value for c in at.code if c.language == "kql" and "AggregatedValue" in c.value)
+    assert "min(timestamp) by problem = problemId, service = cloud_RoleName" in kql
+    template = json.loads(next(c.value for c in at.code if c.language == "json"))
+    assert template["resources"][0]["properties"]["overrideQueryTimeRange"] == "P1DT5M"
+    assert at.success or at.warning  # the preview's verdict
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -93,9 +120,11 @@ def test_the_command_line_writes_bicep_and_the_az_command_to_a_file(tmp_path: Pa
     assert done.returncode == 0, done.stderr
     text = out.read_text()
     assert "resource rule 'Microsoft.Insights/scheduledQueryRules@2023-12-01'" in text
-    assert "threshold: json('2.5')" in text and "operator: 'LessThan'" in text and "param scopeResourceId string\n" in text
-    done = _cli("requests.rate", "--above", "1000", "--format", "az", "--resource-group", "ml-prod")
+    assert "threshold: json('2.5')" in text and "operator: 'LessThan'" in text
+    assert "param scopeResourceId string\n" in text  # no scope given: a parameter without a default
+    done = _cli("requests.rate", "--above", "1000", "--format", "az", "--resource-group", "ml-prod", "--per-service")
     assert done.returncode == 0 and done.stdout.startswith("az monitor scheduled-query create")
+    assert "where service includes *" in done.stdout
     assert "--resource-group ml-prod" in done.stdout
 
 

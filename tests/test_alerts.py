@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import math
-import re
+import shlex
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,12 +37,20 @@ from telemetry.alerts import (
     preview_query,
     rule_kql,
     suggested_threshold,
+    any_fired,
+    verdicts,
     window_values,
 )
+from telemetry.config import LogsApiSettings
 from telemetry.filters import Filters, Window
 from telemetry.results import QueryResult
 from telemetry.sources.local import LocalSource
+from telemetry.sources.logs_api import LogsApiSource
 from tests.arm_schema import deployed_body, rule_validator
+from tests.bicep_subset import read_resource
+from tests.fake_logs_api import RESOURCE_ID as FAKE_RESOURCE
+from tests.fake_logs_api import WORKSPACE_ID as FAKE_WORKSPACE
+from tests.fake_logs_api import StaticCredential, serve
 from tests.kusto import KustoSession, assert_valid_kql
 from tests.store_answers import window_filters
 from tests.weighted import LOG_TOLERANCE, weighted_percentile
@@ -76,7 +85,9 @@ def validator():
 @pytest.mark.parametrize(("panel", "measure"), EVERY_MEASURE)
 def test_every_alertable_panel_makes_a_rule_that_validates_against_the_2023_12_01_schema(
         validator, panel: str, measure: str, schema: str) -> None:
-    for extra in ({}, {"scope_id": SCOPES[schema], "action_group": ACTION_GROUP}):
+    splittable = MEASURES[measure].lookback is None
+    for extra in ({}, {"scope_id": SCOPES[schema], "action_group": ACTION_GROUP}, *([{"per_service": True}]
+                                                                                     if splittable else [])):
         template = arm_template(_rule(panel, measure, schema, **extra))
         assert template["$schema"].endswith("/2019-04-01/deploymentTemplate.json#")
         (resource,) = template["resources"]
@@ -89,7 +100,15 @@ def test_every_alertable_panel_makes_a_rule_that_validates_against_the_2023_12_0
         assert condition["metricMeasureColumn"] == VALUE_COLUMN and condition["operator"] == "GreaterThan"
         assert condition["failingPeriods"] == {"numberOfEvaluationPeriods": 3, "minFailingPeriodsToAlert": 2}
         assert (properties["windowSize"], properties["evaluationFrequency"]) == ("PT15M", "PT5M")
-        assert properties["actions"]["actionGroups"] == [ACTION_GROUP] if extra else "actions" not in properties
+        if "action_group" in extra:
+            assert properties["actions"]["actionGroups"] == [ACTION_GROUP]
+        else:
+            assert "actions" not in properties
+        if "per_service" in extra:
+            assert condition["dimensions"] == [{"name": "service", "operator": "Include", "values": ["*"]}]
+            assert "service = " in condition["query"] and "(each service)" in properties["displayName"]
+        else:
+            assert "dimensions" not in condition
         assert f"?panel={panel}" in properties["description"]
 
 
@@ -110,12 +129,15 @@ def test_the_schema_check_fails_a_misspelt_field_a_read_only_one_and_a_bad_durat
 
 
 def test_every_rule_query_passes_kusto_in_both_schemas() -> None:
-    checks = [(schema, rule_kql(_rule(panel, measure, schema)))
-              for panel, measure in EVERY_MEASURE for schema in ("classic", "workspace")]
+    checks = [(schema, rule_kql(_rule(panel, measure, schema, per_service=split)))
+              for panel, measure in EVERY_MEASURE for schema in ("classic", "workspace")
+              for split in ((False, True) if MEASURES[measure].lookback is None else (False,))]
     for schema, query in checks:
         time = "timestamp" if schema == "classic" else "TimeGenerated"
-        assert query.rstrip().endswith(f"| project {time}, {VALUE_COLUMN}")
-        assert f"by {time} = bin({time}, 15m)" in query
+        last = query.splitlines()[-1]  # the rule's two columns: the table's time and the value
+        assert last in (f"| project {time}, {VALUE_COLUMN}", f"| project {time}, service, {VALUE_COLUMN}") or (
+            last.endswith(f"by {time} = bin(first_seen, 15m)"))
+        assert f"by {time} = bin({time}, 15m)" in query or "bin(first_seen, 15m)" in query
         assert " >= datetime(" not in query  # Azure Monitor sets the range
     assert_valid_kql(checks)
 
@@ -125,12 +147,6 @@ def test_percentiles_are_weighted_and_counts_are_sums_of_item_count() -> None:
     assert "p99_ms = percentilew(DurationMs, ItemCount, 99)" in p99
     failed = rule_kql(_rule("dependencies.over_time", "failed_dependencies", "classic"))
     assert 'failed = sumif(itemCount, success == "False")' in failed and "count()" not in failed
-
-
-def _bicep_strings(text: str) -> list[str]:
-    """Every single-quoted Bicep string, decoded (\\\\, \\', \\n, \\r, \\t, \\$)."""
-    decode = {"\\": "\\", "'": "'", "n": "\n", "r": "\r", "t": "\t", "$": "$"}
-    return [re.sub(r"\\(.)", lambda m: decode[m.group(1)], raw) for raw in re.findall(r"'((?:[^'\\\n]|\\.)*)'", text)]
 
 
 @pytest.fixture(scope="module")
@@ -154,10 +170,9 @@ def test_a_hostile_filter_value_stays_one_literal_in_the_query_the_template_the_
     validator.validate(body)
     assert body["properties"]["criteria"]["allOf"][0]["query"] == query
     assert value in body["properties"]["displayName"] and value in body["properties"]["description"]
-    text = bicep(rule)
-    assert query in _bicep_strings(text) and rule.description in _bicep_strings(text)
-    assert not re.search(r"(?<!\\)\$\{", text)  # no interpolation Bicep would evaluate
-    import shlex
+    read = read_resource(bicep(rule), location="westeurope", scopeResourceId=SCOPES[schema])
+    assert read["properties"]["criteria"]["allOf"][0]["query"] == query  # and no ${…} Bicep would evaluate
+    assert read["properties"]["description"] == rule.description
     words = shlex.split(az_command(rule).replace("\\\n", " "))
     assert words[words.index("--condition-query") + 1] == f"AlertQuery={query}"
     assert words[words.index("--description") + 1] == rule.description
@@ -198,7 +213,8 @@ def _pandas_values(frames: dict[str, pd.DataFrame], measure: str, filters: Filte
         rows = rows[rows["cloud_RoleName"].isin(filters.services)]
     if filters.operation:
         rows = rows[rows["operation_Name"] == filters.operation]
-    rows = rows.assign(start=rows["timestamp"].dt.floor(window), failed=(rows["success"] == "False") * rows["itemCount"])
+    rows = rows.assign(start=rows["timestamp"].dt.floor(window),
+                       failed=(rows["success"] == "False") * rows["itemCount"])
     groups = rows.groupby("start")
     if measure in ("requests",):
         values = groups["itemCount"].sum()
@@ -296,3 +312,97 @@ def test_the_threshold_starts_just_past_the_worst_window_shown() -> None:
     assert suggested_threshold(values, "below") == 0.005
     assert suggested_threshold(pd.Series([812.0, 640.0]), "above") == 820.0
     assert suggested_threshold(pd.Series(dtype="float64"), "above") == 0.0
+
+
+@pytest.mark.parametrize("scope", ["workspace", "resource"])
+def test_the_preview_over_the_logs_api_gives_the_verdicts_of_the_local_store(
+        demo_store: Path, demo_end: datetime, scope: str) -> None:
+    filters = window_filters(demo_end - timedelta(days=1), demo_end, services=("churn-regressor",))
+    measure = MEASURES["failure_rate"]
+    condition = Condition("above", 0.02, window="30m", frequency="30m", periods=2, failing=2)
+    query, ctx = preview_query(PANEL_QUERIES["failures.rate"], measure), preview_context(
+        filters, filters.window(), condition)
+    (local,) = LocalSource(demo_store).run([query], ctx)
+    assert isinstance(local, QueryResult)
+    ids = {"workspace_id": FAKE_WORKSPACE} if scope == "workspace" else {"resource_id": FAKE_RESOURCE}
+    with serve(demo_store) as fake:
+        fake.learn([query], ctx)
+        source = LogsApiSource(LogsApiSettings(endpoint=fake.endpoint, **ids), StaticCredential(), enforce_https=False)
+        (remote,) = source.run([query], ctx)
+    assert isinstance(remote, QueryResult), remote
+    assert remote.language == "kql" and "bin(" in remote.query_text
+    ours, theirs = (evaluate(window_values(r.frame, measure), filters.window(), condition) for r in (remote, local))
+    pd.testing.assert_frame_equal(ours, theirs)
+    assert ours["fired"].any() and not ours["fired"].all()
+
+
+def test_new_exception_groups_fire_when_pandas_finds_groups_unseen_for_a_day_before_the_window(
+        demo_store: Path, demo_frames: dict[str, pd.DataFrame], demo_end: datetime) -> None:
+    measure = MEASURES["new_exception_groups"]
+    filters = window_filters(demo_end - timedelta(days=3), demo_end)
+    shown = filters.window()
+    condition = Condition("above", 0, window="1h", frequency="1h", periods=2, failing=1)
+    query = preview_query(PANEL_QUERIES["exceptions.groups"], measure)
+    (outcome,) = LocalSource(demo_store).run([query], preview_context(filters, shown, condition, measure))
+    assert isinstance(outcome, QueryResult), outcome
+    found = verdicts(outcome.frame, measure, shown, condition)
+
+    rows = demo_frames["exceptions"]
+    size, lookback = timedelta(hours=1), timedelta(days=1)
+    expected = []
+    for t in found["evaluated_at"]:
+        read = rows[(rows["timestamp"] >= t - lookback - 2 * size) & (rows["timestamp"] < t)]
+        first = read.groupby(["problemId", "cloud_RoleName"])["timestamp"].min()
+        if (first >= t - 2 * size).any():  # a group first seen in one of the two windows: a count above 0
+            expected.append(t)
+    assert expected and len(expected) < len(found)
+    assert list(found.loc[found["fired"], "evaluated_at"]) == expected
+    # Two of two windows must each have a new group: fewer evaluations fire, never more.
+    both = verdicts(outcome.frame, measure, shown, replace(condition, failing=2))
+    assert set(both.loc[both["fired"], "evaluated_at"]) < set(expected)
+
+
+def test_the_new_exception_groups_rule_reads_a_day_before_its_windows() -> None:
+    rule = _rule("exceptions.groups", "new_exception_groups", "workspace",
+                 condition=Condition("above", 0, window="15m", frequency="15m", periods=2))
+    query = rule_kql(rule)
+    assert "| summarize first_seen = min(TimeGenerated) by problem = ProblemId, service = AppRoleName" in query
+    assert query.endswith("| where first_seen >= ago(30m)\n| summarize AggregatedValue = count() by "
+                          "TimeGenerated = bin(first_seen, 15m)")
+    assert arm_template(rule)["resources"][0]["properties"]["overrideQueryTimeRange"] == "P1DT30M"
+
+
+def test_split_by_service_the_preview_fires_for_each_service_when_pandas_does(
+        demo_store: Path, demo_frames: dict[str, pd.DataFrame], demo_end: datetime) -> None:
+    filters = window_filters(demo_end - timedelta(days=2), demo_end)
+    shown, measure = filters.window(), MEASURES["failure_rate"]
+    condition = Condition("above", 0.025, window="30m", frequency="30m", periods=2, failing=2)
+    query = preview_query(PANEL_QUERIES["failures.rate"], measure, per_service=True)
+    (outcome,) = LocalSource(demo_store).run([query], preview_context(filters, shown, condition))
+    assert isinstance(outcome, QueryResult), outcome
+    found = verdicts(outcome.frame, measure, shown, condition)
+    expected = set()
+    for service in demo_frames["requests"]["cloud_RoleName"].unique():
+        alone = replace(filters, services=(str(service),))
+        values = _pandas_values(demo_frames, "failure_rate", alone, preview_context(alone, shown, condition).window,
+                                condition.window_size)
+        expected |= {(str(service), t) for t in _pandas_firings(values, shown, condition.window_size, "above",
+                                                                 0.025, 2, 2)}
+    assert len({s for s, _ in expected}) >= 2  # more than one service fires, at its own times
+    assert set(zip(found.loc[found["fired"], "service"], found.loc[found["fired"], "evaluated_at"])) == expected
+    overall = any_fired(found)
+    assert set(overall.loc[overall["fired"], "evaluated_at"]) == {t for _, t in expected}
+
+
+@pytest.mark.parametrize(("panel", "measure"), EVERY_MEASURE)
+def test_the_bicep_says_what_the_arm_template_says(panel: str, measure: str) -> None:
+    hostile = Filters(services=("it's ${x} \\ [y]",), operation="a\nb")
+    rule = _rule(panel, measure, "workspace", filters=hostile, action_group=ACTION_GROUP,
+                 per_service=MEASURES[measure].lookback is None)
+    template = arm_template(rule)
+    (resource,) = template["resources"]
+    expected = deployed_body(template, location="westeurope", scopeResourceId=WORKSPACE_ID)
+    read = read_resource(bicep(rule), location="westeurope", scopeResourceId=WORKSPACE_ID)
+    assert read.pop("type@apiVersion") == f"{resource['type']}@{resource['apiVersion']}"
+    assert read.pop("name") == resource["name"]
+    assert read == expected

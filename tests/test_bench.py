@@ -13,7 +13,7 @@ import pytest
 
 from bench.__main__ import main
 from bench.baseline import pandas_page
-from bench.data import RANGES, context
+from bench.data import RANGES, TIMED_PAGES, context
 from telemetry.drift import drift_table, over_time
 from telemetry.model import ItemCount, Listing, Summary, WeightedMean, WeightedPercentile
 from telemetry.queries.model_monitoring import FeatureDrift
@@ -34,7 +34,7 @@ def test_the_runner_times_every_page_in_both_ranges_against_the_baseline_and_the
 ) -> None:
     found, _ = results
     rows = found["data"]["2k"]
-    assert sorted((r["page"], r["range"]) for r in rows) == sorted((p, r) for p in PAGE_VIEWS for r in RANGES)
+    assert sorted((r["page"], r["range"]) for r in rows) == sorted((p, r) for p in TIMED_PAGES for r in RANGES)
     for row in rows:
         for measured in ("ours", "baseline", "floor"):
             assert row[measured]["median_s"] > 0 and row[measured]["peak_rss_mb"] > 0
@@ -56,7 +56,7 @@ def test_the_store_is_built_once_and_its_record_kept(results: tuple[dict[str, An
 def test_every_page_view_is_one_logs_api_request_in_both_scopes(results: tuple[dict[str, Any], Path]) -> None:
     found, _ = results
     views = found["logs_api"]["2k"]
-    assert len(views) == len(PAGE_VIEWS) * len(RANGES) * 2
+    assert len(views) == len(TIMED_PAGES) * len(RANGES) * 2
     for view in views:
         assert view["http_requests"] == 1
         assert view["panels_answered"] == view["panels"] == len(page_queries(view["page"]))
@@ -69,7 +69,7 @@ def test_the_markdown_table_has_a_row_per_page_and_range_and_lists_the_targets(
 ) -> None:
     found, out = results
     text = (out / "results.md").read_text()
-    for page in PAGE_VIEWS:
+    for page in TIMED_PAGES:
         for range_name in RANGES:
             assert f"| {page} | {range_name} |" in text
     assert {t["target"] for t in found["targets"]} <= {line.split(" | ")[0].lstrip("| ") for line in text.splitlines()}
@@ -99,7 +99,8 @@ def test_the_pandas_baseline_computes_the_same_panels_as_the_page(demo_store: Pa
     theirs = pandas_page(demo_store, queries, ctx)
     for query, mine, other in zip(queries, ours, theirs, strict=True):
         if isinstance(query, FeatureDrift):
-            _same_drift(mine, other, over_time=query.over_time)
+            _same_drift(mine, other[other["bucket"].isna()], over_time=False)
+            _same_drift(mine, other[other["bucket"].notna()], over_time=True)
             continue
         assert len(mine) == len(other), query.name
         if isinstance(query, Listing):
@@ -164,3 +165,14 @@ def test_the_readme_shows_the_benchmark_tables_of_this_commits_results() -> None
     shown = readme.split("<!-- bench:start -->\n", 1)[1].split("\n<!-- bench:end -->", 1)[0]
     results = json.loads((root / "bench" / "results.json").read_text(encoding="utf-8"))
     assert shown.strip() == markdown(results).strip()
+
+
+def test_the_readme_shows_the_model_benchmark_of_this_commits_results() -> None:
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("<!-- model-bench:start -->\n", 1)[1].split("\n<!-- model-bench:end -->", 1)[0]
+    results = json.loads((root / "bench" / "model_results.json").read_text(encoding="utf-8"))
+    from bench.model_bench import markdown as model_markdown
+
+    assert shown.strip() == model_markdown(results).strip()
+    assert (root / "bench" / "model_results.md").read_text(encoding="utf-8").strip() == shown.strip()

@@ -382,3 +382,10 @@ def test_the_connect_note_names_the_endpoint_logs_found_and_missing() -> None:
         f" Online endpoint logs: {TRAFFIC_LOG}; none in {CONSOLE_LOG}, {EVENT_LOG}.")
     assert "diagnostic setting" in endpoint_logs_note((), workspace=True)
     assert endpoint_logs_note((), workspace=False) == ""
+
+
+def test_one_panel_alone_shows_only_that_panel(app_env: Path, demo_end: datetime) -> None:
+    at = run_page("pages/deployments.py", panel="deployments.latency_over_time", embed="true",
+                  **window_params(demo_end - timedelta(days=7), demo_end))
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.get("plotly_chart")) == 1 and not at.selectbox and not at.dataframe

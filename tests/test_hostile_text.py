@@ -17,6 +17,7 @@ from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
 from components.charts import operation_timeline, percentile_panels, plotly_text, ranking_bars, raw_text, series_chart
+from components.deployment_charts import per_deployment_chart
 from telemetry.markdown_text import plain
 from tests.apptest import run_page
 from tests.test_import import FIXTURES, ROOT
@@ -105,7 +106,8 @@ def test_charts_show_telemetry_labels_as_text() -> None:
     figures = [series_chart(frame, "requests", y_title=HOSTILE[3]), series_chart(frame, "requests", y_title="x",
                                                                                  kind="line"),
                ranking_bars(labels, values, x_title="calls", text=labels),
-               percentile_panels(frame, max_series=len(HOSTILE)), operation_timeline(events)]
+               percentile_panels(frame, max_series=len(HOSTILE)), operation_timeline(events),
+               per_deployment_chart(frame.rename(columns={"series": "deployment"}), "requests", y_title="requests")]
     for figure in figures:
         assert _plotly_markup(figure) == []
     names = [trace.name for trace in figures[0].data]

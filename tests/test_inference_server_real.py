@@ -8,7 +8,7 @@ under 1.5.1, ~0 ms for every request.
 Latency tolerance: our percentiles come from a log-bucket histogram within 1 % of the exact
 weighted percentile of the durations the server measured (tests/weighted.py); the client's
 clock also counts the HTTP exchange on 127.0.0.1, outside the server's, so ours may be below the
-client's by that much (bounded here by 60 ms) and above it by the method's 1 % and the server's
+client's by that much (bounded here by 200 ms) and above it by the method's 1 % and the server's
 millisecond rounding.
 """
 
@@ -56,7 +56,7 @@ PLAN: list[dict[str, Any]] = [
     {"data": ROWS, "fail": "500", "sleep_ms": 100},
 ]
 EXPECTED = [500 if p.get("fail") else 200 for p in PLAN]
-CLIENT_OVERHEAD_MS = 60.0
+CLIENT_OVERHEAD_MS = 200.0  # a loaded 2-core machine: the HTTP exchange took up to ~100 ms
 
 
 def _answers(store: Path, queries: list, filters: Filters) -> list:

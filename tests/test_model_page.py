@@ -100,7 +100,7 @@ def test_every_model_query_passes_kusto_in_both_schemas_with_hostile_values_as_s
     # over time with hostile features and services, another deployment, a chosen window.
     queries = [
         (FeatureDrift(), _ctx(demo_end)),
-        (FeatureDrift(over_time=True, features=HOSTILE), _ctx(demo_end, days=7, services=HOSTILE)),
+        (FeatureDrift(features=HOSTILE), _ctx(demo_end, days=7, services=HOSTILE)),
         (FeatureDrift(Reference("service", service=HOSTILE[1])), _ctx(demo_end, services=HOSTILE[:1])),
         (FeatureDrift(Reference("window", demo_end - timedelta(days=5), demo_end - timedelta(days=2))),
          _ctx(demo_end)),
@@ -115,7 +115,7 @@ def test_every_model_query_passes_kusto_in_both_schemas_with_hostile_values_as_s
 
 
 def test_hostile_values_reach_the_local_store_only_as_bound_parameters(demo_end: datetime) -> None:
-    for query, ctx in ((FeatureDrift(over_time=True, features=HOSTILE), _ctx(demo_end, services=HOSTILE)),
+    for query, ctx in ((FeatureDrift(features=HOSTILE), _ctx(demo_end, services=HOSTILE)),
                        (FeatureDrift(Reference("service", service=HOSTILE[1])), _ctx(demo_end, services=HOSTILE[:1]))):
         sql = render_sql(query, ctx)
         assert not any(value in sql.text for value in HOSTILE)
@@ -321,3 +321,10 @@ def test_over_the_logs_api_the_page_is_one_request_whose_answer_does_not_follow_
     # digits grow.
     assert large_rows == small_rows, seen
     assert large_json <= 1.1 * small_json, seen
+
+
+def test_a_range_without_logged_payloads_says_so(app_env: Path, demo_end: datetime) -> None:
+    at = run_page("pages/model.py", **window_params(demo_end - timedelta(days=90), demo_end - timedelta(days=89)))
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("No logged inputs or predictions" in i for i in texts(at, "info")), texts(at, "info")
+    assert not at.main.error

@@ -9,7 +9,8 @@ Two shapes, told apart per record:
   `category` (the table), `operationName`, and the table's columns in `properties` (read flat
   too, when a record has them at the top).
 
-JSON lines or `{"records": [...]}`, gzip or plain, as for the App Insights tables. A record has
+JSON lines or `{"records": [...]}`, gzip or plain, read as for the App Insights tables (each line
+capped at 8 MiB). A record has
 no item id: it is known by its values (the MD5 of its typed columns), so importing a file again
 adds nothing. A record without a time, or with a number that is not one, is skipped and named.
 """
@@ -21,11 +22,9 @@ from typing import Final
 
 import pyarrow as pa
 
-from telemetry.importer.files import ExportFile, open_export
-from telemetry.importer.json_files import _RECORDS_SQL, CHUNK_BYTES
+from telemetry.importer.json_files import _RECORDS_SQL, JsonExport
 from telemetry.importer.sqltext import ident, literal
 from telemetry.importer.staging import first_row, registered, row_key_sql
-from telemetry.importer.summary import SkipRow
 from telemetry.schema import ENDPOINT_TABLES, workspace_schema
 from telemetry.store import duckdb_type
 
@@ -51,48 +50,18 @@ def endpoint_table_of(head: str) -> str | None:
     return _CANONICAL[found.group(1).lower()] if found else None
 
 
-class EndpointExport(ExportFile):
-    """One JSON file of endpoint log records."""
-
-    def read(self, head: str) -> None:
-        with open_export(self.path) as (stream, raw):
-            first = head.lstrip()[:1]
-            if first == "{" and head.splitlines()[0].strip() == "{" or first == "[" and "\n" in head.strip()[:2]:
-                self._chunk([None], [stream.read().decode("utf-8-sig")])  # one pretty-printed document
-                self.moved(raw.tell())
-                return
-            batch: list[tuple[int, str]] = []
-            size = 0
-            bad: list[SkipRow] = []
-            for raw_line in stream:
-                self.line += 1
-                try:
-                    text = raw_line.decode("utf-8").removeprefix("\ufeff")
-                except UnicodeDecodeError as error:
-                    bad.append((self.line, None, "not UTF-8 text", error.reason))
-                    continue
-                if text.strip():
-                    batch.append((self.line, text))
-                    size += len(raw_line)
-                if size >= CHUNK_BYTES:
-                    self._lines(batch, bad)
-                    batch, size, bad = [], 0, []
-                    self.moved(raw.tell())
-            self._lines(batch, bad)
-            self.moved(raw.tell())
-
-    def _lines(self, batch: list[tuple[int, str]], bad: list[SkipRow]) -> None:
-        self.staging.skip(self.file_no, bad)
-        if batch:
-            self._chunk([n for n, _ in batch], [t for _, t in batch])
+class EndpointExport(JsonExport):
+    """One JSON file of endpoint log records: read as any JSON export (lines or one document,
+    each line capped), staged into the endpoint tables instead of the App Insights ones."""
 
     def _chunk(self, numbers: list[int | None], texts: list[str]) -> None:
+        if not texts:
+            return
         chunk = pa.table({"__line": pa.array(numbers, pa.int64()), "text": pa.array(texts, pa.string())})
         with registered(self.con, "chunk", chunk):
-            self.staging.skip(self.file_no, [(line, None, "not valid JSON", None) for (line,) in self.con.execute(
-                "SELECT __line FROM chunk WHERE NOT json_valid(text)").fetchall()])
+            self._skip_invalid(document=numbers == [None])
             table_name = "coalesce(json_extract_string(doc, '$.Type'), json_extract_string(doc, '$.category'))"
-            # One parse a record: every path any table reads, in one list (as json_files does).
+            # One parse a record: every path any table reads, in one list (as JsonExport does).
             with self.staging.materialized("endpoint_docs", f"""{_RECORDS_SQL}
                 SELECT __line, __rec, {table_name} AS __tbl,
                        json_extract_string(doc, [{', '.join(map(literal, _PATHS))}]) AS v FROM one"""):

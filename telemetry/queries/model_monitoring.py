@@ -16,24 +16,27 @@ Payloads cut at the 8,192-character property limit, and payloads that are not a 
 array, are left out and counted. The answer is one long table whose size depends on the number
 of features and bins, never on the number of calls (`part` says what a row holds):
 
-    calls    per status (ok / cut / unparsed) [and time bucket]: stored rows and itemCount
+    calls    per status (ok / cut / unparsed), and per time bucket of the current window (every
+             bucket, zeros too): stored rows and itemCount
     records  per role: records read (the denominator of a feature's missing rate)
     kind     per feature and JSON kind (number, string, bool, null, nested)
     range    per numeric feature: combined and reference min/max, Sturges' k from the smaller
              side's count, the fine bin count, weighted sums of x and x² per side, and the
              current weight outside the reference's range
-    bin      per numeric feature [and time bucket]: `counts`, a JSON array of four arrays (stored rows of
-             the reference, of the current side, then their itemCount sums), one entry per fine bin
-             up to 256 (64 over time), empty bins as 0: a fixed size, however many calls
-    cat      per categorical feature, top 50 categories by weight (+ one "other" row, bin = 1)
+    bin      per numeric feature: `counts`, a JSON array of four arrays (stored rows of the reference,
+             of the current side, then their itemCount sums), one entry per fine bin up to 256,
+             empty bins as 0: a fixed size, however many calls; over time, the same per bucket
+             for the outputs and the chosen `features`, 4 fine bins merged into one (64)
+    cat      per categorical feature, top 50 categories by weight (+ one "other" row, bin = 1);
+             over time, per bucket for the outputs and the chosen `features`
     catset   per categorical feature: distinct categories, those in the reference, and the
              current weight of categories the reference never had
     dropped  per service: features past the 100 kept
 
 The numeric bins are equal-width over the combined min/max of both sides; their number is
-Sturges' k (ceil(log2(n) + 1), n the smaller side's count of values) times m, the largest whole
-number with k * m <= 256 (64 over time), so the Sturges bins Azure ML uses are exact merges of
-m fine bins. Every count is a sum of itemCount, so sampled telemetry weighs what it stands for.
+Sturges' k (ceil(log2(n) + 1), n the smaller side's count of values) times m, the largest
+multiple of 4 with k * m <= 256, so the Sturges bins Azure ML uses are exact merges of m fine
+bins, and the over-time bins exact merges of 4. Every count is a sum of itemCount, so sampled telemetry weighs what it stands for.
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ MAX_FEATURES: Final = 100  # features kept per service, most values first
 MAX_CATEGORIES: Final = 50  # categories kept per feature, most weight first; the rest is "other"
 CATEGORY_CHARS: Final = 100
 FINE_BINS: Final = 256
-TIME_FINE_BINS: Final = 64
+TIME_FINE_BINS: Final = FINE_BINS // 4  # over time, 4 fine bins make one
 TIME_BINS: Final = 24
 PREDICTION_INPUT: Final = Property("customDimensions", "Prediction/Input")
 
@@ -126,12 +129,14 @@ class FeatureDrift(SelfRendered):
     """The features of the services' logged payloads, reference against current (see the module)."""
 
     reference: Reference = Reference()
-    over_time: bool = False  # current side per time bucket, for `features` and every output
-    features: tuple[str, ...] = ()
+    features: tuple[str, ...] = ()  # over time: these and every output, per bucket of the current side
     name: str = "model.features"
     table: Literal["traces"] = "traces"
     applies: frozenset[GlobalFilter] = frozenset()  # the services are read from the filters here
     where: tuple[Predicate, ...] = ()
+    # The rows are a bag of parts; their order carries nothing (both dialects sort for a stable
+    # answer, but nothing reading it may rely on the order).
+    order_by: tuple[tuple[str, Literal["asc", "desc"]], ...] = ()
     description: str = field(default=(
         "Features of the logged inputs and predictions per service: JSON kinds, numeric ranges and "
         "moments, equal-width histograms over the combined range, top categories; reference and current "
@@ -168,9 +173,6 @@ class FeatureDrift(SelfRendered):
             return (current, self.reference.service or "")
         return ctx.filters.services
 
-    def _resolution(self) -> int:
-        return TIME_FINE_BINS if self.over_time else FINE_BINS
-
     # --- KQL --------------------------------------------------------------------------------
 
     def kql(self, ctx: RenderContext, schema: str) -> str:
@@ -188,31 +190,22 @@ class FeatureDrift(SelfRendered):
         else:
             period = f'case({within(cur)}, "current", {within(ref)}, "reference", "")'
             service = svc
-        bucket = (f'iff(period_ == "current", bin({ts}, {timespan_literal(self.grain(ctx))}), datetime(null))'
-                  if self.over_time else "datetime(null)")
+        bucket = f'iff(period_ == "current", bin({ts}, {timespan_literal(self.grain(ctx))}), datetime(null))'
         where = [f"| where {d.window(self.read_window(ctx))}"]
         if services:
             where.append(f"| where {d.predicate(OneOf('cloud_RoleName', services), ctx)}")
         where.append(f"| where {d.predicate(PAYLOAD, ctx)}")
         dc = f'{d.col("message")} == "model_data_collection"'
         source = d.text(PREDICTION_INPUT)
-        pick = ""
-        if self.over_time:
-            wanted = ", ".join(string_literal(f) for f in self.features) or '""'
-            pick = f'\n    | where role_ == "output" or feature_ in ({wanted})'
-        fine = self._resolution()
+        wanted = ", ".join(string_literal(f) for f in self.features) or '""'
         lines = "\n    ".join(where)
-        calls_series = cat_series = ""
-        if self.over_time:  # every bucket of the window, zeros too: a fixed number of rows
-            first, last = self.grid(ctx)
-            axis = (f"on bucket from {datetime_literal(first)} to {datetime_literal(last + self.grain(ctx))} "
-                    f"step {timespan_literal(self.grain(ctx))}")
-            expand = "| mv-expand bucket to typeof(datetime), n_cur to typeof(long), w_cur to typeof(long)"
-            series = f"make-series n_cur = sum(n_cur) default = 0, w_cur = sum(w_cur) default = 0 {axis}"
-            calls_series = (f"\n    (callsum_ | where isnotnull(bucket) | {series} by svc_, category {expand}"
-                            '\n        | extend part = "calls", feature_ = "", n_ref = tolong(0), w_ref = tolong(0)),')
-            cat_series = (f"\n    (catsum_ | where isnotnull(bucket) | {series} by svc_, feature_, category, bin"
-                          f'\n        {expand} | extend part = "cat", n_ref = tolong(0), w_ref = tolong(0)),')
+        # Over time, every bucket of the window comes back, zeros too: a fixed number of rows.
+        first, last = self.grid(ctx)
+        axis = (f"on bucket from {datetime_literal(first)} to {datetime_literal(last + self.grain(ctx))} "
+                f"step {timespan_literal(self.grain(ctx))}")
+        expand = "| mv-expand bucket to typeof(datetime), n_cur to typeof(long), w_cur to typeof(long)"
+        series = f"make-series n_cur = sum(n_cur) default = 0, w_cur = sum(w_cur) default = 0 {axis}"
+        sides = ('n_ref = sum(n_ref), n_cur = sum(n_cur), w_ref = sum(w_ref), w_cur = sum(w_cur)')
         return f"""let base_ = materialize({d.source()}
     {lines}
     | extend period_ = {period}
@@ -252,7 +245,8 @@ let typed_ = materialize(recs_
         t_ == "string", "string", t_ == "bool", "bool", "nested")
     | extend x_ = iff(kind_ == "number", todouble(j_), real(null)),
         cat_ = case(kind_ == "string", substring(tostring(j_), 0, {CATEGORY_CHARS}), kind_ == "bool", tostring(j_), "")
-    | project svc_, w_, period_, bucket_, role_, feature_, kind_, x_, cat_{pick});
+    | extend sel_ = role_ == "output" or feature_ in ({wanted})
+    | project svc_, w_, period_, bucket_, sel_, feature_, kind_, x_, cat_);
 let kept_ = typed_ | summarize n_ = count() by svc_, feature_
     | order by svc_ asc, n_ desc, feature_ asc
     | extend r_ = row_number(1, prev(svc_) != svc_);
@@ -265,7 +259,7 @@ let range_ = materialize(numbers_
         sxx_ref = sumif(w_ * x_ * x_, period_ == "reference"), sx_cur = sumif(w_ * x_, period_ == "current"),
         sxx_cur = sumif(w_ * x_ * x_, period_ == "current") by svc_, feature_
     | extend k = tolong(ceiling(log2(todouble(max_of(min_of(n_ref, n_cur), 1))) + 1))
-    | extend fine = k * max_of(1, {fine} / k));
+    | extend fine = k * max_of(4, {FINE_BINS} / k / 4 * 4));
 let cattot_ = materialize(typed_ | where kind_ in ("string", "bool")
     | summarize wr_ = sumif(w_, period_ == "reference"), wc_ = sumif(w_, period_ == "current") by svc_, feature_, cat_
     | extend tot_ = wr_ + wc_
@@ -279,13 +273,17 @@ let catsum_ = typed_ | where kind_ in ("string", "bool")
     | extend other_ = r_ > {MAX_CATEGORIES}
     | summarize n_ref = countif(period_ == "reference"), n_cur = countif(period_ == "current"),
         w_ref = sumif(w_, period_ == "reference"), w_cur = sumif(w_, period_ == "current")
-        by svc_, feature_, bucket = bucket_, category = iff(other_, "", cat_), bin = iff(other_, 1, 0);
+        by svc_, feature_, bucket = bucket_, sel_, category = iff(other_, "", cat_), bin = iff(other_, 1, 0);
 let out_ = numbers_ | where period_ == "current"
     | join kind=inner (range_ | project svc_, feature_, ref_lo, ref_hi) on svc_, feature_
     | where x_ < ref_lo or x_ > ref_hi
     | summarize w_out = sum(w_) by svc_, feature_;
+let numbin_ = numbers_ | join kind=inner (range_ | project svc_, feature_, lo, hi, fine) on svc_, feature_
+    | extend bin_ = iff(hi == lo, 0, min_of(tolong(floor((x_ - lo) / (hi - lo) * fine, 1)), fine - 1));
 union
-    (callsum_ | where isnull(bucket) | extend part = "calls", feature_ = ""),{calls_series}
+    (callsum_ | summarize {sides} by svc_, category | extend part = "calls", feature_ = ""),
+    (callsum_ | where isnotnull(bucket) | {series} by svc_, category {expand}
+        | extend part = "calls", feature_ = "", n_ref = tolong(0), w_ref = tolong(0)),
     (recs_ | summarize n_ref = countif(period_ == "reference"), n_cur = countif(period_ == "current"),
         w_ref = sumif(w_, period_ == "reference"), w_cur = sumif(w_, period_ == "current")
         by svc_, feature_ = role_ | extend part = "records"),
@@ -293,16 +291,21 @@ union
         w_ref = sumif(w_, period_ == "reference"), w_cur = sumif(w_, period_ == "current")
         by svc_, feature_, category = kind_ | extend part = "kind"),
     (range_ | join kind=leftouter out_ on svc_, feature_ | project-away svc_1, feature_1 | extend part = "range"),
-    (numbers_ | join kind=inner (range_ | project svc_, feature_, lo, hi, fine) on svc_, feature_
-        | extend bin_ = iff(hi == lo, 0, min_of(tolong(floor((x_ - lo) / (hi - lo) * fine, 1)), fine - 1))
-        | summarize bn_ref = countif(period_ == "reference"), bn_cur = countif(period_ == "current"),
-            bw_ref = sumif(w_, period_ == "reference"), bw_cur = sumif(w_, period_ == "current")
-            by svc_, feature_, bucket = bucket_, bin_
+    (numbin_ | summarize bn_ref = countif(period_ == "reference"), bn_cur = countif(period_ == "current"),
+            bw_ref = sumif(w_, period_ == "reference"), bw_cur = sumif(w_, period_ == "current") by svc_, feature_, bin_
         | make-series sn_ref = sum(bn_ref) default = 0, sn_cur = sum(bn_cur) default = 0,
             sw_ref = sum(bw_ref) default = 0, sw_cur = sum(bw_cur) default = 0
-            on bin_ from 0 to {fine} step 1 by svc_, feature_, bucket
-        | project svc_, feature_, bucket, counts = pack_array(sn_ref, sn_cur, sw_ref, sw_cur), part = "bin"),
-    (catsum_ | where isnull(bucket) | extend part = "cat"),{cat_series}
+            on bin_ from 0 to {FINE_BINS} step 1 by svc_, feature_
+        | project svc_, feature_, counts = pack_array(sn_ref, sn_cur, sw_ref, sw_cur), part = "bin"),
+    (numbin_ | where sel_ and isnotnull(bucket_) | extend bin_ = bin_ / 4
+        | summarize bn_cur = count(), bw_cur = sum(w_) by svc_, feature_, bucket = bucket_, bin_
+        | make-series sn_cur = sum(bn_cur) default = 0, sw_cur = sum(bw_cur) default = 0
+            on bin_ from 0 to {TIME_FINE_BINS} step 1 by svc_, feature_, bucket
+        | project svc_, feature_, bucket, part = "bin",
+            counts = pack_array(repeat(0, {TIME_FINE_BINS}), sn_cur, repeat(0, {TIME_FINE_BINS}), sw_cur)),
+    (catsum_ | summarize {sides} by svc_, feature_, category, bin | extend part = "cat"),
+    (catsum_ | where isnotnull(bucket) and sel_ | {series} by svc_, feature_, category, bin
+        {expand} | extend part = "cat", n_ref = tolong(0), w_ref = tolong(0)),
     (cattot_ | summarize k = count(), n_ref = countif(wr_ > 0), w_out = sumif(wc_, wr_ == 0) by svc_, feature_
         | extend part = "catset")
 | join kind=leftouter (kept_ | project svc_, feature_, r_) on svc_, feature_
@@ -337,33 +340,30 @@ union
             conds.append(b.predicate(OneOf("cloud_RoleName", services)))
         conds.append(b.predicate(PAYLOAD))
         seconds = int(self.grain(ctx).total_seconds())
-        bucket = (f"CASE WHEN period_ = 'current' THEN time_bucket(INTERVAL '{seconds} seconds', timestamp) END"
-                  if self.over_time else "CAST(NULL AS TIMESTAMP)")
-        pick = ""
-        if self.over_time:
-            wanted = ", ".join(b.bind(f) for f in self.features) or "''"
-            pick = f" WHERE role_ = 'output' OR feature_ IN ({wanted})"
-        fine = self._resolution()
-        grid = calls_series = cat_series = ""
-        if self.over_time:  # every bucket of the window, zeros too: a fixed number of rows
-            first, last = self.grid(ctx)
-            grid = (f", grid_ AS (SELECT unnest(generate_series({b.instant(first)}, {b.instant(last)}, "
-                    f"INTERVAL '{seconds} seconds')) AS bucket)")
+        bucket = f"CASE WHEN period_ = 'current' THEN time_bucket(INTERVAL '{seconds} seconds', timestamp) END"
+        wanted = ", ".join(b.bind(f) for f in self.features) or "''"
+        # Over time, every bucket of the window comes back, zeros too: a fixed number of rows.
+        first, last = self.grid(ctx)
+        grid = (f", grid_ AS (SELECT unnest(generate_series({b.instant(first)}, {b.instant(last)}, "
+                f"INTERVAL '{seconds} seconds')) AS bucket)")
 
-            def dense_over_time(source: str, keys: tuple[str, ...], part: str) -> str:
-                on = " AND ".join(f"s.{k} = k.{k}" for k in keys)
-                feature = "" if "feature_" in keys else "'' AS feature_, "
-                return (f"\n  UNION ALL BY NAME SELECT k.*, '{part}' AS part, {feature}g.bucket, "
-                        f"0 AS n_ref, coalesce(s.n_cur, 0) AS n_cur, 0 AS w_ref, coalesce(s.w_cur, 0) AS w_cur "
-                        f"FROM (SELECT DISTINCT {', '.join(keys)} FROM {source} WHERE bucket IS NOT NULL) k "
-                        f"CROSS JOIN grid_ g LEFT JOIN {source} s ON {on} AND s.bucket = g.bucket")
+        def dense_over_time(source: str, keys: tuple[str, ...], part: str, where: str = "") -> str:
+            on = " AND ".join(f"s.{k} = k.{k}" for k in keys)
+            feature = "" if "feature_" in keys else "'' AS feature_, "
+            return (f"\n  UNION ALL BY NAME SELECT k.*, '{part}' AS part, {feature}g.bucket, "
+                    f"0 AS n_ref, coalesce(s.n_cur, 0) AS n_cur, 0 AS w_ref, coalesce(s.w_cur, 0) AS w_cur "
+                    f"FROM (SELECT DISTINCT {', '.join(keys)} FROM {source} WHERE bucket IS NOT NULL{where}) k "
+                    f"CROSS JOIN grid_ g LEFT JOIN {source} s ON {on} AND s.bucket = g.bucket")
 
-            calls_series = dense_over_time("callsum_", ("svc_", "category"), "calls")
-            cat_series = dense_over_time("catsum_", ("svc_", "feature_", "category", "bin"), "cat")
+        calls_series = dense_over_time("callsum_", ("svc_", "category"), "calls")
+        cat_series = dense_over_time("catsum_", ("svc_", "feature_", "category", "bin"), "cat", " AND sel_")
+        totals = "sum(n_ref) AS n_ref, sum(n_cur) AS n_cur, sum(w_ref) AS w_ref, sum(w_cur) AS w_cur"
         ref_, cur_ = "period_ = 'reference'", "period_ = 'current'"
 
         def dense(column: str) -> str:  # every fine bin's count, zeros too: the answer's size is fixed
             return f"CAST(list(coalesce(b.{column}, 0) ORDER BY s_.i_) AS VARCHAR)"
+
+        zeros = f"CAST(list_transform(range({TIME_FINE_BINS}), lambda i_: 0) AS VARCHAR)"
 
         sides = (f"count(*) FILTER ({ref_}) AS n_ref, count(*) FILTER ({cur_}) AS n_cur, "
                  f"coalesce(sum(w_) FILTER ({ref_}), 0) AS w_ref, coalesce(sum(w_) FILTER ({cur_}), 0) AS w_cur")
@@ -398,21 +398,21 @@ union
       ELSE json_array(d.v_) END) r
   WHERE d.v_ IS NOT NULL AND json_type(d.v_) <> 'NULL'
 ), typed_ AS MATERIALIZED (
-  SELECT * FROM (SELECT r.svc_, r.w_, r.period_, r.bucket_, r.role_,
+  SELECT *, (role_ = 'output' OR feature_ IN ({wanted})) AS sel_ FROM (SELECT r.svc_, r.w_, r.period_, r.bucket_, r.role_,
     CASE r.rtype_ WHEN 'OBJECT' THEN r.role_ || '.' || f.key WHEN 'ARRAY' THEN r.role_ || '[' || f.key || ']'
       ELSE r.role_ END AS feature_,
     {kind} AS kind_,
     CASE WHEN {kind} = 'number' THEN TRY_CAST(f.value AS DOUBLE) END AS x_,
     CASE WHEN {kind} = 'string' THEN left(json_extract_string(f.value, '$'), {CATEGORY_CHARS})
          WHEN {kind} = 'bool' THEN CAST(f.value AS VARCHAR) ELSE '' END AS cat_
-  FROM recs_ r, json_each(CASE WHEN r.rtype_ IN ('OBJECT', 'ARRAY') THEN r.rec_ ELSE json_array(r.rec_) END) f){pick}
+  FROM recs_ r, json_each(CASE WHEN r.rtype_ IN ('OBJECT', 'ARRAY') THEN r.rec_ ELSE json_array(r.rec_) END) f)
 ), kept_ AS (
   SELECT svc_, feature_, row_number() OVER (PARTITION BY svc_ ORDER BY n_ DESC, feature_ ASC) AS r_
   FROM (SELECT svc_, feature_, count(*) AS n_ FROM typed_ GROUP BY ALL)
 ), numbers_ AS (
   SELECT * FROM typed_ WHERE kind_ = 'number' AND isfinite(x_)
 ), range_ AS MATERIALIZED (
-  SELECT *, k * greatest(1, {fine} // k) AS fine FROM (
+  SELECT *, k * greatest(4, {FINE_BINS} // k // 4 * 4) AS fine FROM (
     SELECT svc_, feature_, min(x_) AS lo, max(x_) AS hi, min(x_) FILTER ({ref_}) AS ref_lo,
       max(x_) FILTER ({ref_}) AS ref_hi, {sides},
       sum(w_ * x_) FILTER ({ref_}) AS sx_ref, sum(w_ * x_ * x_) FILTER ({ref_}) AS sxx_ref,
@@ -424,15 +424,19 @@ union
   SELECT *, row_number() OVER (PARTITION BY svc_, feature_ ORDER BY wr_ + wc_ DESC, cat_ ASC) AS r_ FROM (
     SELECT svc_, feature_, cat_, coalesce(sum(w_) FILTER ({ref_}), 0) AS wr_, coalesce(sum(w_) FILTER ({cur_}), 0) AS wc_
     FROM typed_ WHERE kind_ IN ('string', 'bool') GROUP BY ALL)
+), numbin_ AS (
+  SELECT n.*, CASE WHEN r.hi = r.lo THEN 0
+    ELSE least(CAST(floor((n.x_ - r.lo) / (r.hi - r.lo) * r.fine) AS BIGINT), r.fine - 1) END AS bin
+  FROM numbers_ n JOIN range_ r ON n.svc_ = r.svc_ AND n.feature_ = r.feature_
 ), bins_ AS (
-  SELECT svc_, feature_, bucket, bin, {sides} FROM (
-    SELECT n.*, n.bucket_ AS bucket, CASE WHEN r.hi = r.lo THEN 0
-      ELSE least(CAST(floor((n.x_ - r.lo) / (r.hi - r.lo) * r.fine) AS BIGINT), r.fine - 1) END AS bin
-    FROM numbers_ n JOIN range_ r ON n.svc_ = r.svc_ AND n.feature_ = r.feature_) GROUP BY ALL
+  SELECT svc_, feature_, bin, {sides} FROM numbin_ GROUP BY ALL
+), binst_ AS (
+  SELECT svc_, feature_, bucket_ AS bucket, bin // 4 AS bin, count(*) AS n_cur, sum(w_) AS w_cur
+  FROM numbin_ WHERE sel_ AND bucket_ IS NOT NULL GROUP BY ALL
 ), callsum_ AS (
   SELECT svc_, bucket_ AS bucket, status_ AS category, {sides} FROM calls_ GROUP BY ALL
 ), catsum_ AS (
-  SELECT svc_, feature_, bucket, category, bin, {sides} FROM (
+  SELECT svc_, feature_, bucket, sel_, category, bin, {sides} FROM (
     SELECT t.*, t.bucket_ AS bucket, CASE WHEN c.r_ > {MAX_CATEGORIES} THEN '' ELSE t.cat_ END AS category,
       CASE WHEN c.r_ > {MAX_CATEGORIES} THEN 1 ELSE 0 END AS bin
     FROM typed_ t JOIN cattot_ c ON t.svc_ = c.svc_ AND t.feature_ = c.feature_ AND t.cat_ = c.cat_
@@ -441,21 +445,24 @@ union
   SELECT n.svc_, n.feature_, sum(n.w_) AS w_out FROM numbers_ n JOIN range_ r ON n.svc_ = r.svc_ AND n.feature_ = r.feature_
   WHERE n.period_ = 'current' AND (n.x_ < r.ref_lo OR n.x_ > r.ref_hi) GROUP BY ALL
 ), parts_ AS (
-  SELECT svc_, 'calls' AS part, '' AS feature_, bucket, category, n_ref, n_cur, w_ref, w_cur
-    FROM callsum_ WHERE bucket IS NULL{calls_series}
+  SELECT svc_, 'calls' AS part, '' AS feature_, category, {totals} FROM callsum_ GROUP BY ALL{calls_series}
   UNION ALL BY NAME SELECT svc_, 'records' AS part, role_ AS feature_, {sides} FROM recs_ GROUP BY ALL
   UNION ALL BY NAME SELECT svc_, 'kind' AS part, feature_, kind_ AS category, {sides} FROM typed_ GROUP BY ALL
   UNION ALL BY NAME SELECT r.*, 'range' AS part, o.w_out FROM range_ r
     LEFT JOIN out_ o ON r.svc_ = o.svc_ AND r.feature_ = o.feature_
-  UNION ALL BY NAME SELECT k.svc_, 'bin' AS part, k.feature_, k.bucket,
+  UNION ALL BY NAME SELECT k.svc_, 'bin' AS part, k.feature_,
     '[' || {dense('n_ref')} || ', ' || {dense('n_cur')} || ', ' || {dense('w_ref')} || ', ' || {dense('w_cur')} || ']'
       AS counts
-  FROM (SELECT DISTINCT svc_, feature_, bucket FROM bins_) k CROSS JOIN range({fine}) s_(i_)
-  LEFT JOIN bins_ b ON b.svc_ = k.svc_ AND b.feature_ = k.feature_ AND b.bucket IS NOT DISTINCT FROM k.bucket
-    AND b.bin = s_.i_
+  FROM (SELECT DISTINCT svc_, feature_ FROM bins_) k CROSS JOIN range({FINE_BINS}) s_(i_)
+  LEFT JOIN bins_ b ON b.svc_ = k.svc_ AND b.feature_ = k.feature_ AND b.bin = s_.i_
+  GROUP BY k.svc_, k.feature_
+  UNION ALL BY NAME SELECT k.svc_, 'bin' AS part, k.feature_, k.bucket,
+    '[' || {zeros} || ', ' || {dense('n_cur')} || ', ' || {zeros} || ', ' || {dense('w_cur')} || ']' AS counts
+  FROM (SELECT DISTINCT svc_, feature_, bucket FROM binst_) k CROSS JOIN range({TIME_FINE_BINS}) s_(i_)
+  LEFT JOIN binst_ b ON b.svc_ = k.svc_ AND b.feature_ = k.feature_ AND b.bucket = k.bucket AND b.bin = s_.i_
   GROUP BY k.svc_, k.feature_, k.bucket
-  UNION ALL BY NAME SELECT svc_, 'cat' AS part, feature_, bucket, category, bin, n_ref, n_cur, w_ref, w_cur
-    FROM catsum_ WHERE bucket IS NULL{cat_series}
+  UNION ALL BY NAME SELECT svc_, 'cat' AS part, feature_, category, bin, {totals}
+    FROM catsum_ GROUP BY svc_, feature_, category, bin{cat_series}
   UNION ALL BY NAME SELECT svc_, 'catset' AS part, feature_, count(*) AS k, count(*) FILTER (wr_ > 0) AS n_ref,
     coalesce(sum(wc_) FILTER (wr_ = 0), 0) AS w_out FROM cattot_ GROUP BY ALL
 )
@@ -490,10 +497,8 @@ class MonitoringView:
     feature: str | None = None
 
     def queries(self) -> list[FeatureDrift]:
-        """The page's batch: the features, and over time the predictions and the chosen feature."""
-        return [FeatureDrift(self.reference),
-                FeatureDrift(self.reference, over_time=True, features=(self.feature,) if self.feature else (),
-                             name="model.over_time")]
+        """The page's batch: one query, the features and, over time, the predictions and the chosen feature."""
+        return [FeatureDrift(self.reference, features=(self.feature,) if self.feature else ())]
 
 
 def _one(params: Mapping[str, str | Sequence[str]], name: str) -> str:
