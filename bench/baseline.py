@@ -272,8 +272,8 @@ def _mask(pred: Predicate, frame: pd.DataFrame, frames: dict[str, pd.DataFrame],
             return frame["success"] == ("True" if negate else "False")
         case Equals(column=column, value=value):
             return (_text(frame, column) == value).fillna(False)
-        case OneOf(column=column, values=values):
-            return frame[column].isin(values)
+        case OneOf(column=column, values=values, negate=negate):
+            return ~frame[column].isin(values) if negate else frame[column].isin(values)
         case Contains(column=column, text=text):
             return _text(frame, column).str.lower().str.contains(text.lower(), regex=False).fillna(False)
         case Has(column=column, text=text):
@@ -348,8 +348,10 @@ def _measure(measure: Measure, rows: pd.DataFrame, keyed: pd.DataFrame, keys: li
             found = grouped(rows[column]).min()
         case Latest(alias=alias, column=column):
             found = grouped(rows[column]).max()
-        case DistinctCount(alias=alias, column=column):
+        case DistinctCount(alias=alias, column=column, weighted=weighted):
             found = grouped(rows[column]).nunique()
+            if weighted:  # each distinct value weighs the group's mean itemCount
+                found = np.floor(found * grouped(rows["itemCount"]).mean() + 0.5)
         case SampleValue(alias=alias, column=column):
             found = grouped(rows[column]).first()
         case WeightedPercentile(alias=alias, column=column, percent=percent):

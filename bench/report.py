@@ -192,8 +192,9 @@ def capacity_tables(results: dict[str, Any]) -> list[str]:
         lines += ["", f"**Capacity, {label} store** (`python -m bench.capacity`: N sessions speaking Streamlit's "
                   f"websocket protocol to one server, 24h views, every page in turn; cold: a range no view asked "
                   f"before; warm: answers cached"
-                  + (f"; baseline: the app at {against['commit']} ({against['ref']}), served beside ours and "
-                     "measured in turns with it" if against else "")
+                  + (f"; baseline: the app at {against['commit']}"
+                     + ("" if against["ref"] == against["commit"] else f" ({against['ref']})")
+                     + ", served beside ours and measured in turns with it" if against else "")
                   + f"; load average {load} at the start):", ""]
         head = ["sessions", "answers", "page views / s", "p50 s", "p95 s", "server CPU per view ms", "views", "errors"]
         if against:
@@ -228,6 +229,8 @@ def capacity_tables(results: dict[str, Any]) -> list[str]:
                 return cells
 
             lines += _table(head, [page_row(page) for page in cold])
+        for name, pages in found.get("pages_left_out", {}).items():
+            lines += ["", f"Left out: {', '.join(pages)} (not pages of the {name} app)."]
         lines += ["", f"Server memory: {found['rss_after_warm_up_mb']:,.0f} MB resident after the warm-up, "
                   f"{found['rss_mb']:,.0f} MB after {found['views']:,} views, peak {found['peak_rss_mb']:,.0f} MB."]
         if soak := found.get("soak"):

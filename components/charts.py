@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from components.colours import Palette, colour, series_order
 from components.figure_cache import cached_figure
 from telemetry.model import LogBucket
 
@@ -51,16 +52,21 @@ def _layout(fig: go.Figure, y_title: str) -> go.Figure:
 
 
 @cached_figure
-def series_chart(frame: pd.DataFrame, value: str, *, y_title: str, kind: str = "bar") -> go.Figure:
-    """One trace per series over the time bins: stacked bars for counts, lines for rates."""
+def series_chart(frame: pd.DataFrame, value: str, *, y_title: str, kind: str = "bar",
+                 palette: Palette = "series") -> go.Figure:
+    """One trace per series over the time bins: stacked bars for counts, lines for rates; each
+    series in its fixed colour (components.colours: a service the same on every page)."""
     fig = go.Figure()
-    for series, rows in frame.sort_values("bucket", kind="stable").groupby("series", sort=True):  # lines join in time
+    ordered = frame.sort_values("bucket", kind="stable")  # lines join in time
+    groups = sorted(ordered.groupby("series", sort=True), key=lambda g: series_order(str(g[0]), palette))
+    for series, rows in groups:
         x = rows["bucket"].dt.tz_convert(None)
         y = rows[value].astype("float64")
+        hue = colour(str(series), palette)
         if kind == "bar":
-            fig.add_trace(go.Bar(x=x, y=y, name=plotly_text(series)))
+            fig.add_trace(go.Bar(x=x, y=y, name=plotly_text(series), marker_color=hue))
         else:
-            fig.add_trace(go.Scatter(x=x, y=y, name=plotly_text(series), mode="lines"))
+            fig.add_trace(go.Scatter(x=x, y=y, name=plotly_text(series), mode="lines", line={"color": hue}))
     if kind == "bar":
         fig.update_layout(barmode="stack", bargap=0.05)
     return _layout(fig, y_title)

@@ -8,8 +8,10 @@ when the URL changes under them (a link with other filters) they are reset from 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from telemetry.filters import (
     GRAINS,
@@ -26,7 +28,7 @@ _KEYS = ("f.range", "f.frozen", "f.services", "f.operation", "f.code", "f.grain"
 
 # Parameters a page owns (a chosen exception group, an operation id) survive filter changes.
 PAGE_PARAMS: tuple[str, ...] = ("panel", "problem", "op", "q", "match", "dependency", "severity", "pg", "view",
-                                "endpoint", "deployment", "against", "in")
+                                "endpoint", "deployment", "against", "in", "probes")
 # Parameters of the view itself, carried by every link between pages.
 VIEW_PARAMS: tuple[str, ...] = ("refresh",)
 
@@ -46,6 +48,9 @@ def read_filters() -> tuple[Filters, list[str]]:
 
 
 def _reset_widgets(filters: Filters) -> None:
+    window = filters.window()
+    st.session_state["f.from"] = window.start.astimezone(UTC).replace(tzinfo=None)
+    st.session_state["f.to"] = window.end.astimezone(UTC).replace(tzinfo=None)
     st.session_state["f.range"] = filters.time.preset or "custom"
     st.session_state["f.frozen"] = not filters.time.is_relative
     st.session_state["f.services"] = list(filters.services)
@@ -63,12 +68,15 @@ def filter_sidebar(filters: Filters) -> tuple[Filters, Callable[[Sequence[str]],
     after the page; the filters already hold its choice, from the widget's state."""
     if st.session_state.get(_SYNCED) != filters or any(k not in st.session_state for k in _KEYS):
         _reset_widgets(filters)
-    ranges = [*PRESETS, *([] if filters.time.is_relative else ["custom"])]
+    ranges = [*PRESETS, "custom"]
     sb = st.sidebar
     sb.selectbox(
         "Time range", ranges, key="f.range", on_change=_on_time_change,
-        format_func=lambda p: f"Last {p}" if p in PRESETS else f"Custom: {filters.time.label()}",
+        format_func=lambda p: f"Last {p}" if p in PRESETS else "Custom range (UTC)",
     )
+    if st.session_state["f.range"] == "custom":
+        _absolute_range_picker(sb)
+    _zoom_back_button(sb)
     services_box = sb.container()
     chosen = list(st.session_state["f.services"])
 
@@ -98,11 +106,34 @@ def filter_sidebar(filters: Filters) -> tuple[Filters, Callable[[Sequence[str]],
     return chosen_filters, services_picker
 
 
+def _absolute_range_picker(sb: DeltaGenerator) -> None:
+    """From and to as dates and times (UTC), beside the presets; a change freezes that window."""
+    start, end = sb.columns(2)
+    for where, label, key in ((start, "From (UTC)", "f.from"), (end, "To (UTC)", "f.to")):
+        where.datetime_input(label, key=key, step=timedelta(minutes=1), format="YYYY-MM-DD",
+                             on_change=_on_absolute_change)
+    if st.session_state["f.from"] >= st.session_state["f.to"]:
+        sb.warning("The range must end after it starts; the view keeps the last valid range.")
+
+
+def _on_absolute_change() -> None:
+    start, end = st.session_state.get("f.from"), st.session_state.get("f.to")
+    if start is None or end is None or start >= end:
+        return
+    filters = read_filters()[0]
+    st.session_state["f.frozen"] = True
+    write_url(filters.with_changes(time=TimeRange(None, start.replace(tzinfo=UTC), end.replace(tzinfo=UTC))))
+
+
 def _on_time_change() -> None:
     """Write the chosen range to the URL: a preset, or the window it covers now when frozen."""
     filters = read_filters()[0]
     preset, frozen = st.session_state["f.range"], st.session_state["f.frozen"]
-    if preset == "custom":
+    if preset == "custom" and filters.time.is_relative:  # chosen in the list: the preset's window, frozen
+        window = filters.window()
+        time = TimeRange(None, window.start, window.end)
+        st.session_state["f.frozen"] = True
+    elif preset == "custom":
         time = filters.time if frozen else TimeRange()
     elif frozen:
         window = TimeRange(preset=preset).resolve()
@@ -127,6 +158,47 @@ def link_params(filters: Filters, **page_params: str) -> dict[str, str | list[st
     """Query parameters for a link to another page with the same filters (and page params)."""
     view = {k: v for k, v in url_params().items() if k in VIEW_PARAMS}
     return {**to_query_params(filters), **view, **page_params}
+
+
+_BACK = "filters.zoom_back"  # the ranges before each drag-selection on a time chart, newest last
+
+
+def zoom_to(start: datetime, end: datetime) -> None:
+    """Narrow the whole dashboard to [start, end) in whole minutes, remembering the range before."""
+    filters = read_filters()[0]
+    start = start.astimezone(UTC).replace(second=0, microsecond=0)
+    end = max(end.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1),
+              start + timedelta(minutes=1))
+    st.session_state.setdefault(_BACK, []).append(filters.time)
+    write_url(filters.with_changes(time=TimeRange(None, start, end)))
+
+
+def _zoom_back() -> None:
+    write_url(read_filters()[0].with_changes(time=st.session_state[_BACK].pop()))
+
+
+def _zoom_back_button(sb: DeltaGenerator) -> None:
+    """After a drag-selection on a chart: the way back to the range before it."""
+    if st.session_state.get(_BACK):
+        sb.button(f"Back to {st.session_state[_BACK][-1].label()}", icon=":material/undo:", key="f.zoom_back",
+                  on_click=_zoom_back, help="The range before the last one chosen on a chart")
+
+
+# A link to one request or sample opens a frozen window this far either side of its time: it still
+# opens when the row is older than the range it was found in, and its dependencies fit around it.
+SAMPLE_MARGIN = timedelta(hours=1)
+
+
+def around(moment: datetime) -> TimeRange:
+    """The frozen window of a link to one row at `moment`: whole minutes, `SAMPLE_MARGIN` either side."""
+    start = (moment - SAMPLE_MARGIN).astimezone(UTC).replace(second=0, microsecond=0)
+    end = (moment + SAMPLE_MARGIN).astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return TimeRange(None, start, end)
+
+
+def sample_link_params(filters: Filters, moment: datetime, **page_params: str) -> dict[str, str | list[str]]:
+    """Query parameters for a link to one row (an operation, a sample) at `moment`."""
+    return link_params(filters.with_changes(time=around(moment)), **page_params)
 
 
 def current_filters() -> Filters:

@@ -10,7 +10,7 @@ import streamlit as st
 from components.alert import alert_action
 from components.connect import portal_link_button
 from components.tables import download_buttons
-from components.view import shareable_url, shows
+from components.view import is_embedded, shareable_url, shows
 from telemetry.errors import TelemetryError
 from telemetry.kql import render_kql
 from telemetry.markdown_text import plain
@@ -53,8 +53,9 @@ def show_panel(
                 st.info(empty_text, icon=":material/info:")
             else:
                 render(outcome)
-        alert_action(panel_id or query.name, query, ctx, schema)
-        _details(query, ctx, schema, outcome, panel_id or query.name)
+        if not is_embedded():  # an embed shows the numbers; its "Open the full view" has the rest
+            alert_action(panel_id or query.name, query, ctx, schema)
+            _details(query, ctx, schema, outcome, panel_id or query.name)
     return result
 
 

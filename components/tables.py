@@ -36,14 +36,32 @@ def to_parquet_bytes(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
+# A duration column whose longest value passes this is shown in seconds: 62,000.0 ms reads slowly.
+SECONDS_OVER_MS: Final = 10_000
+
+
+def duration_column(values: pd.Series, label: str) -> tuple[pd.Series, st.column_config.NumberColumn]:
+    """A column of milliseconds with its column config: in seconds (2 decimals) when its longest
+    value is over 10 s, else in ms (1 decimal); thousands separated either way."""
+    if values.max() > SECONDS_OVER_MS:
+        return values / 1000, st.column_config.NumberColumn(f"{label} (s)", format="%.2f")
+    return values, st.column_config.NumberColumn(f"{label} (ms)", format="%.1f")
+
+
 def show_table(frame: pd.DataFrame, *, key: str, columns: dict[str, str] | None = None) -> None:
-    """The frame as a table (columns renamed for people) with CSV and Parquet downloads."""
+    """The frame as a table (columns renamed for people) with CSV and Parquet downloads; counts
+    with thousands separators, shares and rates as percentages."""
     shown = frame[list(columns)].rename(columns=columns) if columns else frame
     config = {
+        name: st.column_config.NumberColumn(format="localized")
+        for name in shown.columns
+        if pd.api.types.is_integer_dtype(shown[name].dtype)
+    }
+    config.update({
         name: st.column_config.NumberColumn(format="percent")
         for name in shown.columns
         if name.lower() in ("share", "failure rate")
-    }
+    })
     st.dataframe(shown, hide_index=True, column_config=config, key=f"{key}.table")
     download_buttons(shown, key=key)
 

@@ -4,6 +4,7 @@ shown with a note, never raised."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Final
 
@@ -13,7 +14,7 @@ import streamlit as st
 from telemetry.markdown_text import plain
 from telemetry.payloads import ITEM_LIMIT, MESSAGE_LIMIT, PROPERTY_LIMIT, Parsed, clean_text, parse_json, size_guard
 from telemetry.queries.traces import SEVERITIES
-from telemetry.stacks import Details, parse_details
+from telemetry.stacks import Details, parse_details, telling_line
 
 __all__ = ["SHOWN_CHARS", "capped", "plain", "show_details", "show_json_text", "show_trace", "trace_title"]
 
@@ -76,13 +77,26 @@ def _printed(row: Mapping[str, object]) -> str:
     return clean_text(dims.value.get("Contents") or dims.value.get("Content") or "")
 
 
-def trace_title(row: Mapping[str, object]) -> str:
+def trace_title(row: Mapping[str, object], match: str | None = None) -> str:
+    """A trace's line in a list: time, severity, service, message and the first line of what it
+    printed that says something; `match` (the search text) in bold where it occurs, as text."""
     stamp = pd.Timestamp(row["timestamp"]).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-    preview, _ = capped(_printed(row) or row.get("message"), 100)
-    first_line = preview.splitlines()[0] if preview.strip() else ""
+    first_line, _ = capped(telling_line(_printed(row) or clean_text(row.get("message"))), 100)
     message = clean_text(row.get("message"))
-    return plain(f"{stamp} · {_severity(row.get('severityLevel'))} · {clean_text(row.get('cloud_RoleName'))} · "
-                 f"{message[:40]}: {first_line}")
+    return marked(f"{stamp} · {_severity(row.get('severityLevel'))} · {clean_text(row.get('cloud_RoleName'))} · "
+                  f"{message[:40]}: {first_line}", match)
+
+
+def marked(text: str, match: str | None) -> str:
+    """`text` as Markdown that shows itself, with each case-insensitive occurrence of `match` in
+    bold. The pieces are escaped one by one, so the text never formats, links or styles."""
+    if not match or not match.strip():
+        return plain(text)
+    pieces = re.split(f"({re.escape(match.strip())})", " ".join(text.split()), flags=re.IGNORECASE)
+    def kept(piece: str) -> str:  # plain() trims: the spaces around a match stay
+        return (" " if piece[:1].isspace() else "") + plain(piece) + (" " if piece[-1:].isspace() else "")
+
+    return "".join(f"**{plain(piece)}**" if i % 2 else kept(piece) for i, piece in enumerate(pieces) if piece)
 
 
 def _sizes(message: str, dims: str, props: Mapping[str, object] | None) -> str:

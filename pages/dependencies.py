@@ -20,6 +20,7 @@ from components.tables import show_table
 from components.telemetry_rows import plain
 from components.url_params import choose_in_url, set_params
 from components.view import live, page_heading
+from telemetry.comparison import PERCENTILE_RESOLUTION, data_starts
 from telemetry.filters import grain_name
 from telemetry.model import Query, RenderContext
 from telemetry.queries.dependencies import chosen_queries, dependency_table, label, page_view
@@ -54,14 +55,16 @@ _HEADLINES = (("calls", "Calls", "{:,.0f}", False), ("failed", "Failed calls", "
               ("failure_rate", "Failure rate", "{:.2%}", True), ("p95_ms", "p95 duration", "{:,.1f} ms", True))
 
 
-def _totals(result: QueryResult) -> None:
+def _totals(result: QueryResult, ctx: RenderContext) -> None:
+    starts = data_starts(result.frame, ctx.window)
     frame = failure_rate(result.frame, "calls").set_index("period")
 
     def value(period: str, name: str) -> float:  # a period without calls has no row: 0, and no change shown
         return float(frame.at[period, name]) if period in frame.index and pd.notna(frame.at[period, name]) else 0.0
 
     for col, (name, title, fmt, worse) in zip(st.columns(len(_HEADLINES)), _HEADLINES, strict=True):
-        change_metric(col, title, value("current", name), value("previous", name), fmt=fmt, higher_is_worse=worse)
+        change_metric(col, title, value("current", name), value("previous", name), fmt=fmt, higher_is_worse=worse,
+                      data_starts=starts, resolution=PERCENTILE_RESOLUTION if name == "p95_ms" else 0.0)
 
 
 _MEASURES = {"calls": ("Calls", "calls"), "failure_rate": ("Failure rate", "failure rate"),
@@ -78,7 +81,8 @@ def _over_time(result: QueryResult) -> None:
     elif measure == "p95_ms":
         figure.update_yaxes(type="log")  # model downloads take seconds, feature lookups milliseconds
     targets = dict(zip(frame["series"], frame["target"].astype(str), strict=True))
-    choosable_chart(figure.update_layout(legend_y=-0.3, height=360), key="dependencies.over_time.chart",
+    choosable_chart(figure.update_layout(legend_y=-0.3, height=360), window=filters.window(),
+                    key="dependencies.over_time.chart",
                     choose=lambda series: set_params(dependency=targets[series]))
     st.caption("Click a bar or point to show that dependency's distribution, result codes and callers below.")
 
@@ -201,7 +205,7 @@ def _render() -> list[Outcome]:
     (totals_out, time_out, targets_out), chosen_out = outcomes[:3], outcomes[3:]
     nothing = _nothing(ctx)
     show_panel("Dependency calls against the previous period", totals_out, query=queries[0], ctx=ctx, schema=schema,
-               empty_text=nothing, render=_totals)
+               empty_text=nothing, render=lambda r: _totals(r, ctx))
     show_panel("Per dependency over time", time_out, query=queries[1], ctx=ctx, schema=schema, empty_text=nothing,
                render=_over_time)
     left, right = st.columns(2)

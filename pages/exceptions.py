@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
 
 from components.auth import require_sign_in
+from components.chart_choice import time_chart
 from components.charts import series_chart
-from components.filters import current_filters, link_params, url_text
+from components.filters import current_filters, sample_link_params, url_text
 from components.navigation import PAGES
 from components.panels import empty_text, show_panel
 from components.source import current_source, run_panels
@@ -17,6 +19,7 @@ from components.tables import show_table
 from components.telemetry_rows import capped, plain, show_exception_details
 from components.url_params import choose_in_url
 from components.view import live, page_heading
+from telemetry.comparison import data_starts
 from telemetry.filters import grain_name
 from telemetry.model import RenderContext
 from telemetry.queries.pages import page_queries
@@ -45,7 +48,7 @@ def _over_time(result: QueryResult) -> None:
     frame = result.frame.assign(series=result.frame[by] + " · " + result.frame["service"])
     frame = frame.groupby(["bucket", "series"], as_index=False)["exceptions"].sum()
     figure = series_chart(frame, "exceptions", y_title="exceptions").update_layout(legend_y=-0.3, height=360)
-    st.plotly_chart(figure, key="exceptions.over_time.chart")
+    time_chart(figure, window=filters.window(), key="exceptions.over_time.chart")
 
 
 _GROUP_COLUMNS = {"problem": "problemId", "type": "Type", "service": "Service", "exceptions": "Exceptions",
@@ -53,8 +56,12 @@ _GROUP_COLUMNS = {"problem": "problemId", "type": "Type", "service": "Service", 
                   "previous": "Previous period", "new": "New", "message": "Message"}
 
 
-def _groups(result: QueryResult, problem: str) -> None:
-    table = group_table(result.frame)
+def _groups(result: QueryResult, problem: str, coverage: Outcome, ctx: RenderContext) -> None:
+    starts = data_starts(coverage.frame, ctx.window) if isinstance(coverage, QueryResult) else ctx.window.start
+    table = group_table(result.frame, previous_covered=starts is None)
+    if starts is not None:
+        st.caption(f"No group is marked new: no data before {starts:%Y-%m-%d %H:%M} UTC, so the period of the same "
+                   "length before this range is not covered.")
     new = [plain(f"{r.problem} ({r.service})") for r in table[table["new"]].itertuples()]
     if new:
         more = f" and {len(new) - 5} more" if len(new) > 5 else ""
@@ -68,9 +75,9 @@ def _groups(result: QueryResult, problem: str) -> None:
                   list(dict.fromkeys(table["problem"].astype(str))), problem, placeholder="(choose a problemId)")
 
 
-def _op_link(op: str) -> str:
-    """A relative link to the trace explorer's end-to-end view of `op`, keeping the filters."""
-    return f"{TRACES_PAGE}?{urlencode(link_params(filters, op=op), doseq=True)}"
+def _op_link(op: str, at: datetime) -> str:
+    """A relative link to the trace explorer's end-to-end view of `op`, in a frozen window around it."""
+    return f"{TRACES_PAGE}?{urlencode(sample_link_params(filters, at, op=op), doseq=True)}"
 
 
 def _samples(result: QueryResult) -> None:
@@ -89,8 +96,9 @@ def _samples(result: QueryResult) -> None:
     st.markdown("**Stack trace**")
     show_exception_details(newest["details"])
     st.page_link("pages/traces.py", label="Open the newest sample end to end", icon=":material/timeline:",
-                 query_params=link_params(filters, op=str(newest["operation_Id"])))
-    table = frame.drop(columns=["details"]).assign(end_to_end=[_op_link(str(op)) for op in frame["operation_Id"]],
+                 query_params=sample_link_params(filters, newest["timestamp"], op=str(newest["operation_Id"])))
+    table = frame.drop(columns=["details"]).assign(end_to_end=[_op_link(str(op), at) for op, at in zip(
+                                                       frame["operation_Id"], frame["timestamp"], strict=True)],
                                                    timestamp=frame["timestamp"].dt.tz_convert(None))
     st.dataframe(
         table, hide_index=True, key="exceptions.samples.table",
@@ -110,9 +118,9 @@ def _render() -> list[Outcome]:
     show_panel("Exceptions over time", outcomes[0], query=OVER_TIME, ctx=ctx, schema=schema, empty_text=nothing,
                render=_over_time)
     show_panel("Exception groups", outcomes[1], query=GROUPS, ctx=ctx, schema=schema, empty_text=nothing,
-               render=lambda r: _groups(r, problem))
+               render=lambda r: _groups(r, problem, outcomes[2], ctx))
     if problem:
-        show_panel(f"Group {plain(problem)}", outcomes[2], query=queries[2], ctx=ctx, schema=schema,
+        show_panel(f"Group {plain(problem)}", outcomes[3], query=queries[3], ctx=ctx, schema=schema,
                    empty_text=f"No exceptions with problemId {plain(problem)} in {filters.time.label()}; "
                               "widen the time range or choose another group.",
                    render=_samples)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import streamlit as st
 
 from components.auth import require_sign_in
-from components.chart_choice import choosable_chart, narrow_to_series
+from components.chart_choice import choosable_chart, narrow_to_series, time_chart
 from components.charts import series_chart
 from components.filters import current_filters, link_params
-from components.metrics import change_metric
+from components.metrics import change_metric, explain_failure_rate
 from components.navigation import NARROW_COLUMN, narrow_links, page_href
 from components.panels import empty_text, show_panel
 from components.source import current_source, run_panels
@@ -18,6 +18,7 @@ from components.view import live, page_heading
 from telemetry.filters import grain_name
 from telemetry.model import RenderContext
 from telemetry.queries.failures import code_table, failure_rate, operation_table, page_view
+from telemetry.comparison import data_starts
 from telemetry.queries.requests import totals
 from telemetry.results import Outcome, QueryResult
 
@@ -33,28 +34,33 @@ def _totals(result: QueryResult, ctx: RenderContext) -> None:
     both = totals(result.frame, ctx.window)
     now, before = both["current"], both["previous"]
     cols = st.columns(3)
+    starts = data_starts(result.frame, ctx.window)
     change_metric(cols[0], "Failure rate", now.failure_rate, before.failure_rate, fmt="{:.2%}",
-                  higher_is_worse=True)
-    change_metric(cols[1], "Failed requests", now.failed, before.failed, higher_is_worse=True)
-    change_metric(cols[2], "Requests", now.requests, before.requests)
+                  higher_is_worse=True, data_starts=starts)
+    change_metric(cols[1], "Failed requests", now.failed, before.failed, higher_is_worse=True, data_starts=starts)
+    change_metric(cols[2], "Requests", now.requests, before.requests, data_starts=starts)
+    explain_failure_rate(ctx.filters.result_code)
 
 
 def _rate_chart(result: QueryResult) -> None:
     figure = series_chart(failure_rate(result.frame), "failure_rate", y_title="failure rate", kind="line")
-    choosable_chart(figure.update_yaxes(tickformat=".1%", rangemode="tozero"), key="failures.rate.chart",
+    choosable_chart(figure.update_yaxes(tickformat=".1%", rangemode="tozero"), window=filters.window(),
+                    key="failures.rate.chart",
                     choose=narrow_to_series)
     st.caption(f"Click a point to narrow the whole dashboard to its {filters.split}.")
 
 
 def _failed_chart(result: QueryResult) -> None:
-    choosable_chart(series_chart(result.frame, "failed", y_title="failed requests"), key="failures.failed.chart",
+    choosable_chart(series_chart(result.frame, "failed", y_title="failed requests"), window=filters.window(),
+                    key="failures.failed.chart",
                     choose=narrow_to_series)
     st.caption(f"Click a bar to narrow the whole dashboard to its {filters.split}.")
 
 
 def _codes_chart(result: QueryResult) -> None:
     frame = result.frame.rename(columns={"code": "series"})
-    st.plotly_chart(series_chart(frame, "failed", y_title="failed requests"), key="failures.codes_over_time.chart")
+    time_chart(series_chart(frame, "failed", y_title="failed requests", palette="codes"), window=filters.window(),
+               key="failures.codes_over_time.chart")
 
 
 def _codes(result: QueryResult) -> None:

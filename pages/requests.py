@@ -5,15 +5,17 @@ from __future__ import annotations
 import streamlit as st
 
 from components.auth import require_sign_in
+from components.chart_choice import time_chart
 from components.charts import outcome_bars, series_chart
 from components.filters import current_filters
-from components.metrics import change_metric
+from components.metrics import change_metric, explain_failure_rate
 from components.panels import empty_text, show_panel
 from components.source import current_source, run_panels
 from components.tables import show_table
 from components.view import live, page_heading
 from telemetry.filters import grain_name
 from telemetry.model import RenderContext
+from telemetry.comparison import data_starts
 from telemetry.queries.pages import page_queries
 from telemetry.queries.requests import operations_table, totals
 from telemetry.results import Outcome, QueryResult
@@ -32,9 +34,12 @@ def _totals(result: QueryResult, ctx: RenderContext) -> None:
     both = totals(result.frame, ctx.window)
     now, before = both["current"], both["previous"]
     cols = st.columns(3)
-    change_metric(cols[0], "Requests", now.requests, before.requests)
-    change_metric(cols[1], "Requests / min", now.per_minute, before.per_minute, fmt="{:,.1f}")
-    change_metric(cols[2], "Failed", now.failure_rate, before.failure_rate, fmt="{:.2%}", higher_is_worse=True)
+    starts = data_starts(result.frame, ctx.window)
+    change_metric(cols[0], "Requests", now.requests, before.requests, data_starts=starts)
+    change_metric(cols[1], "Requests / min", now.per_minute, before.per_minute, fmt="{:,.1f}", data_starts=starts)
+    change_metric(cols[2], "Failed", now.failure_rate, before.failure_rate, fmt="{:.2%}", higher_is_worse=True,
+                  data_starts=starts)
+    explain_failure_rate(ctx.filters.result_code)
 
 
 def _render() -> list[Outcome]:
@@ -49,12 +54,12 @@ def _render() -> list[Outcome]:
     with left:
         show_panel(f"Requests per {filters.split}", rate_out, query=queries[1], ctx=ctx, schema=schema,
                    empty_text=nothing,
-                   render=lambda r: st.plotly_chart(series_chart(r.frame, "requests", y_title="requests"),
-                                                    key="requests.rate.chart"))
+                   render=lambda r: time_chart(series_chart(r.frame, "requests", y_title="requests"),
+                                               window=ctx.window, key="requests.rate.chart"))
     with right:
         show_panel("Succeeded and failed", rate_out, query=queries[1], ctx=ctx, schema=schema, empty_text=nothing,
                    panel_id="requests.outcome",
-                   render=lambda r: st.plotly_chart(outcome_bars(r.frame), key="requests.outcome.chart"))
+                   render=lambda r: time_chart(outcome_bars(r.frame), window=ctx.window, key="requests.outcome.chart"))
 
     show_panel("Operations", ops_out, query=queries[2], ctx=ctx, schema=schema, empty_text=nothing,
                render=lambda r: show_table(operations_table(r.frame, ctx.window), key="requests.operations",

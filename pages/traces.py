@@ -7,8 +7,9 @@ import pandas as pd
 import streamlit as st
 
 from components.auth import require_sign_in
+from components.chart_choice import time_chart
 from components.charts import operation_timeline, series_chart
-from components.filters import current_filters, url_params, write_url
+from components.filters import around, current_filters, url_params, write_url
 from components.panels import empty_text, show_panel
 from components.endpoint_rows import console_panels, request_panels, search_in
 from components.source import current_source, reads_endpoint_logs, run_panels
@@ -25,6 +26,7 @@ from telemetry.payloads import (
 from telemetry.queries import panel
 from telemetry.queries.endpoint_traces import console_histogram, console_listing, platform_rows, request_console
 from telemetry.queries.traces import (
+    PAGE_SIZE,
     PAYLOAD_ROWS,
     PAYLOAD_SIZES,
     SEVERITIES,
@@ -56,14 +58,21 @@ view = st.segmented_control("View", list(VIEWS), key=_view_key, format_func=VIEW
 # --- search and one operation end to end ------------------------------------------------------
 
 
-def _rows(result: QueryResult) -> None:
+def _rows(result: QueryResult, total: int | None = None) -> None:
+    if total is not None:
+        first = (page - 1) * PAGE_SIZE + 1
+        st.caption(f"{total:,} matching traces in {filters.time.label()} (sums of itemCount); showing "
+                   f"{first:,}–{first + len(result.frame) - 1:,}, newest first"
+                   + (", the search text in bold." if search.text else "."))
     for i, row in enumerate(result.frame.to_dict("records")):
-        with st.expander(trace_title(row)):
+        with st.expander(trace_title(row, search.text)):
             show_trace(row)
             op = str(row.get("operation_Id") or "")
             if op and op != search.operation_id:
+                # in a frozen window around the row, so it opens whatever range it was found in
                 st.button("Show this operation end to end", key=f"traces.row.{i}.op", icon=":material/timeline:",
-                          on_click=lambda op=op: set_params(op=op, pg=None))
+                          on_click=lambda op=op, at=row["timestamp"]: write_url(
+                              current_filters().with_changes(time=around(at)), op=op, pg=None))
 
 
 def _calls_table(result: QueryResult) -> None:
@@ -115,7 +124,8 @@ def _operation(op: str, queries: list[Listing], outcomes: list[Outcome], ctx: Re
 def _histogram(result: QueryResult) -> None:
     frame = result.frame.assign(series=result.frame["severity"].map(
         lambda s: SEVERITIES.get(int(s), str(s)) if pd.notna(s) else "?"))
-    st.plotly_chart(series_chart(frame, "traces", y_title="traces"), key="traces.histogram.chart")
+    time_chart(series_chart(frame, "traces", y_title="traces", palette="severity"), window=filters.window(),
+               key="traces.histogram.chart")
 
 
 def _search_view(ctx: RenderContext) -> list[Outcome]:
@@ -149,9 +159,14 @@ def _search_view(ctx: RenderContext) -> list[Outcome]:
                    schema=schema, empty_text=nothing, render=_histogram)
     listing = show_panel("Traces, newest first", outcomes[0], query=queries[0], ctx=ctx, schema=schema,
                          empty_text=nothing if page == 1 else f"No traces on page {page}; go back to newer ones.",
-                         render=_rows)
+                         render=lambda r: _rows(r, None if op else _total(outcomes[1])))
     pager(page, len(listing.frame) if listing is not None else 0)
     return [*outcomes, *(platform_outcomes if platform else [])]
+
+
+def _total(histogram: Outcome) -> int | None:
+    """All matching traces (the histogram's sum of itemCount), beyond the page shown."""
+    return int(histogram.frame["traces"].sum()) if isinstance(histogram, QueryResult) else None
 
 
 # --- payloads ---------------------------------------------------------------------------------
@@ -165,12 +180,14 @@ def _chosen_service(ctx: RenderContext) -> str | None:
     if not services:
         st.info(f"No services reported requests in {filters.time.label()}.", icon=":material/info:")
         return None
-    choice = st.selectbox("Service", services, index=None, placeholder="Choose one service",
-                          help="Payloads are flattened per service: each model has its own input and output.")
-    if choice is not None:
+    # The busiest service first (the list comes busiest first), rather than a blank page to pick from.
+    choice = st.selectbox("Service", services, index=0,
+                          help="Payloads are flattened per service: each model has its own input and output. "
+                               "The busiest is shown first.")
+    if choice != services[0]:
         write_url(filters.with_changes(services=(choice,)))
         st.rerun(scope="app")
-    return None
+    return choice
 
 
 def _sizes(result: QueryResult) -> None:

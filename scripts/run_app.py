@@ -60,7 +60,7 @@ def served(
     process = subprocess.Popen(
         [sys.executable, *(start or (str(root / "scripts" / "run_app.py"),)), "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port), *args],
-        cwd=root, env={**os.environ, **(env or {}), "ENDPOINT_MONITOR_STORE": str(store)},
+        cwd=root, env={**os.environ, **(env or {}), "ENDPOINT_MONITOR_STORE": str(Path(store).resolve())},
         stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import os
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -91,6 +92,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _plain(message: str) -> str:
+    """A message written for the page as terminal text: without Markdown's code backticks."""
+    return message.replace("`", "")
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
@@ -108,8 +114,8 @@ def _context(args: argparse.Namespace) -> RenderContext:
     if args.service:
         params["service"] = args.service
     filters, warnings = from_query_params(params)
-    if warnings:
-        raise SystemExit("error: " + " ".join(warnings))
+    if warnings:  # the page ignores a bad parameter and goes on; the command stops, so it is invalid
+        raise SystemExit("error: " + " ".join(_plain(w.replace("Ignored", "Invalid", 1)) for w in warnings))
     return RenderContext.of(filters)
 
 
@@ -213,5 +219,17 @@ def _fresh(store: Path) -> bool:
     return datetime.now(UTC) - newest[0].replace(tzinfo=UTC) < STALE_AFTER
 
 
+def run(argv: Sequence[str] | None = None) -> int:
+    """`main`, ending quietly when the reader of its output goes away (`… | head`)."""
+    try:
+        status = main(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would complain again when it flushes stdout on exit: point it at nothing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return status
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run())

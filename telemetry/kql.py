@@ -98,6 +98,8 @@ class _Dialect:
                 return self.failed(negate)
             case Equals(column=column, value=value):
                 return f"{self.text(column)} == {string_literal(value)}"
+            case OneOf(column=column, values=values, negate=True):
+                return f"{self.text(column)} !in ({', '.join(map(string_literal, values))})"
             case OneOf(column=column, values=values):
                 return f"{self.text(column)} in ({', '.join(map(string_literal, values))})"
             case Contains(column=column, text=text):
@@ -138,6 +140,8 @@ class _Dialect:
                 return f"min({self.col(column)})"
             case Latest(column=column):
                 return f"max({self.col(column)})"
+            case DistinctCount(column=column, weighted=True):
+                return f"tolong(round(dcount({self.col(column)}, 4) * avg({weight})))"
             case DistinctCount(column=column):
                 return f"dcount({self.col(column)}, 4)"
             case SampleValue(column=column):

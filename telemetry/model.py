@@ -107,6 +107,7 @@ class Equals:
 class OneOf:
     column: str
     values: tuple[str, ...]
+    negate: bool = False  # True: none of them (an absent value is none of them too)
 
 
 @dataclass(frozen=True)
@@ -279,8 +280,13 @@ class Latest:
 
 @dataclass(frozen=True)
 class DistinctCount:
+    """Distinct values of `column`; `weighted`: each weighs the group's mean itemCount, so a count
+    of operations is on the same footing as sums of itemCount (App Insights samples a whole
+    operation at one rate: its rows share one itemCount)."""
+
     alias: str
     column: str
+    weighted: bool = False
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,8 @@ class _Builder:
                 return f"success = '{'True' if negate else 'False'}'"
             case Equals(column=column, value=value):
                 return f"{self.field(column)} = {self.bind(value)}"
+            case OneOf(column=column, values=values, negate=True):
+                return f"coalesce({_q(column)}, '') NOT IN ({', '.join(self.bind(v) for v in values)})"
             case OneOf(column=column, values=values):
                 return f"{_q(column)} IN ({', '.join(self.bind(v) for v in values)})"
             case Contains(column=column, text=text):
@@ -155,6 +157,8 @@ class _Builder:
                 return f"min({_q(column)})"
             case Latest(column=column):
                 return f"max({_q(column)})"
+            case DistinctCount(column=column, weighted=True):
+                return f"CAST(round(count(DISTINCT {_q(column)}) * avg(itemCount)) AS BIGINT)"
             case DistinctCount(column=column):
                 return f"count(DISTINCT {_q(column)})"
             case SampleValue(column=column):

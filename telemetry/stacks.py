@@ -14,7 +14,7 @@ from typing import Final
 
 from telemetry.payloads import Parsed, clean_text, parse_json
 
-__all__ = ["Details", "ExceptionPart", "RAW_SHOWN", "parse_details"]
+__all__ = ["Details", "ExceptionPart", "RAW_SHOWN", "parse_details", "telling_line"]
 
 RAW_SHOWN: Final = 20_000  # characters of unparsable details shown as they are
 
@@ -85,3 +85,21 @@ def parse_details(text: object) -> Details:
         return Details("not_a_list", raw=clean_text(text)[:RAW_SHOWN],
                        note="details is JSON but not a list of exceptions")
     return Details("ok", parts)
+
+
+_NOT_SAYING: Final = ("traceback (most recent call last):", "during handling of the above exception",
+                      "the above exception was the direct cause")
+
+
+def telling_line(text: str) -> str:
+    """The first line of a logged text that says something: of a Python traceback, its exception
+    line ("ValueError: bad input", the last unindented line), not "Traceback (most recent call
+    last):"; otherwise the first line that is not blank."""
+    lines = [line.rstrip() for line in clean_text(text).splitlines() if line.strip()]
+    if not lines:
+        return ""
+    if lines[0].strip().lower().startswith(_NOT_SAYING[0]):
+        said = [line for line in lines if not line[:1].isspace() and not line.lower().startswith(_NOT_SAYING)]
+        if said:
+            return said[-1]
+    return lines[0].strip()

@@ -8,9 +8,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from components.filters import around
 from telemetry.demo import INCIDENT_SERVICE, incident_window
 from telemetry.filters import Filters, TimeRange
 from telemetry.kql import render_kql
@@ -24,6 +26,7 @@ from tests.conftest import DEMO_DAYS
 from tests.kusto import assert_valid_kql, check_kql
 
 KEYS = ["problemId", "type", "cloud_RoleName"]
+SAMPLED = "fraud-scorer"  # the demo's sampled service: its rows carry itemCount > 1
 
 
 def _window(start: datetime, end: datetime, **kwargs: object) -> Filters:
@@ -36,11 +39,15 @@ def _rows(exceptions: pd.DataFrame, start: datetime, end: datetime) -> pd.DataFr
 
 def _expected_groups(exceptions: pd.DataFrame, start: datetime, end: datetime) -> pd.DataFrame:
     rows = _rows(exceptions, start, end)
-    return rows.groupby(KEYS).agg(exceptions=("itemCount", "sum"), operations=("operation_Id", "nunique"),
-                                  first_seen=("timestamp", "min"), last_seen=("timestamp", "max"))
+    groups = rows.groupby(KEYS).agg(exceptions=("itemCount", "sum"), distinct=("operation_Id", "nunique"),
+                                    mean_items=("itemCount", "mean"), first_seen=("timestamp", "min"),
+                                    last_seen=("timestamp", "max"))
+    # each affected request weighs the group's mean itemCount, rounded half away from zero
+    groups["operations"] = np.floor(groups["distinct"] * groups["mean_items"] + 0.5).astype(int)
+    return groups
 
 
-def test_groups_count_item_counts_distinct_requests_and_first_and_last_seen_like_pandas(
+def test_groups_count_item_counts_weighted_distinct_requests_and_first_and_last_seen_like_pandas(
     demo_store: Path, demo_frames: dict[str, pd.DataFrame], demo_end: datetime
 ) -> None:
     start = demo_end - timedelta(days=2)
@@ -51,7 +58,18 @@ def test_groups_count_item_counts_distinct_requests_and_first_and_last_seen_like
     assert list(got["exceptions"]) == list(want["exceptions"])
     assert list(got["operations"]) == list(want["operations"])
     assert list(got["first_seen"]) == list(want["first_seen"]) and list(got["last_seen"]) == list(want["last_seen"])
-    assert (got["exceptions"] > got["operations"]).any(), "the sampled service's rows stand for several events"
+    sampled = got.xs(SAMPLED, level="cloud_RoleName")
+    assert (sampled["operations"] > want.xs(SAMPLED, level="cloud_RoleName")["distinct"]).all(), \
+        "a sampled service's affected requests stand for several requests, like its exceptions"
+
+
+def test_a_sampled_service_has_as_many_exceptions_per_affected_request_as_the_others(
+    demo_store: Path, demo_end: datetime
+) -> None:
+    table = group_table(_answer(demo_store, GROUPS, _window(demo_end - timedelta(days=7), demo_end)))
+    per_request = table.groupby(table["service"] == SAMPLED)[["exceptions", "operations"]].sum()
+    ratio = per_request["exceptions"] / per_request["operations"]
+    assert ratio[True] == pytest.approx(ratio[False], rel=0.25), ratio  # both near one exception a request
 
 
 def test_a_group_is_new_exactly_when_it_had_no_exception_in_the_period_before(
@@ -138,9 +156,10 @@ def test_the_page_shows_a_groups_messages_stack_and_links_to_its_requests(
     assert "Outer message" in shown and "Innermost message" in shown and "ReadTimeoutError" in shown
     assert json.loads(newest["details"])[0]["rawStack"] in [c.value for c in at.code]
     (link,) = [p for p in at.get("page_link") if p.proto.label == "Open the newest sample end to end"]
-    assert link.proto.page == "trace-explorer"  # with the range, and the newest sample's operation
-    assert parse_qs(link.proto.query_string) == {"from": [_range(start, demo_end)["from"].replace("Z", ":00Z")],
-                                                 "to": [_range(start, demo_end)["to"].replace("Z", ":00Z")],
+    assert link.proto.page == "trace-explorer"  # in a frozen window around the newest sample, its operation
+    window = around(newest["timestamp"].to_pydatetime())
+    assert parse_qs(link.proto.query_string) == {"from": [f"{window.start:%Y-%m-%dT%H:%M:%SZ}"],
+                                                 "to": [f"{window.end:%Y-%m-%dT%H:%M:%SZ}"],
                                                  "op": [newest["operation_Id"]]}
     groups, samples = (df.value for df in at.dataframe)
     assert "ReadTimeout at score.run" in set(groups["problemId"])

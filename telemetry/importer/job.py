@@ -130,6 +130,9 @@ class _Job:
             done = sum(self.sizes[:file_no]) + min(position, self.sizes[file_no])
             self.report(Progress(name, done, self.total, staging.records))
 
+        missing = _missing(path, name)
+        if missing is not None:
+            return missing
         try:
             with staging.file(file_no):
                 head = peek(path)
@@ -139,7 +142,19 @@ class _Job:
                 reader(staging, file_no, path, name, moved).run(head)
         except FileProblem as problem:
             return FileFailure(name, str(problem))
+        except OSError as error:  # unreadable (permissions, a vanished file): named, the others go on
+            return FileFailure(name, f"could not be read ({error.strerror or error})")
         return None
+
+
+def _missing(path: Path, name: str) -> FileFailure | None:
+    """A path that names no file: missing, a pattern the shell left unexpanded, or a directory."""
+    if path.is_dir():
+        return FileFailure(name, "is a directory; name the files in it (e.g. its *.json.gz)")
+    if not path.exists():
+        pattern = any(c in name for c in "*?[")
+        return FileFailure(name, "matched no file" if pattern else "no such file")
+    return None
 
 
 def _size(path: Path) -> int:

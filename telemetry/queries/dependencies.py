@@ -14,6 +14,7 @@ from typing import Final
 
 import pandas as pd
 
+from telemetry.comparison import FIRST_SEEN
 from telemetry.model import (
     Column,
     DistinctCount,
@@ -52,11 +53,11 @@ _TARGET: Final = (Column("target"), Column("type"))
 TOTALS: Final = Summary(
     name="dependencies.totals",
     table="dependencies",
-    measures=(*_CALLS, _P95),
+    measures=(*_CALLS, _P95, FIRST_SEEN),
     by=(Period(),),
     compare_previous=True,
     description="Dependency calls (sum of itemCount), failed among them and their weighted p95 duration, in the "
-                "range and in the period of the same length before it.",
+                "range and in the period of the same length before it, with each period's first call.",
 )
 
 OVER_TIME: Final = Summary(

@@ -10,6 +10,7 @@ from typing import Final
 
 import pandas as pd
 
+from telemetry.comparison import FIRST_SEEN
 from telemetry.derived import REQ_ID
 from telemetry.model import (
     Column,
@@ -26,7 +27,7 @@ from telemetry.model import (
     TimeBin,
 )
 
-__all__ = ["GROUPS", "OVER_TIME", "PANELS", "SAMPLE_LIMIT", "group_table", "samples_listing"]
+__all__ = ["COVERAGE", "GROUPS", "OVER_TIME", "PANELS", "SAMPLE_LIMIT", "group_table", "samples_listing"]
 
 _GROUP: Final = (Column("problemId", "problem"), Column("type"), Column("cloud_RoleName", "service"))
 
@@ -44,7 +45,7 @@ GROUPS: Final = Summary(
     table="exceptions",
     measures=(
         ItemCount("exceptions"),
-        DistinctCount("operations", REQ_ID),
+        DistinctCount("operations", REQ_ID, weighted=True),
         Earliest("first_seen"),
         Latest("last_seen"),
         SampleValue("message", "outerMessage"),
@@ -54,7 +55,20 @@ GROUPS: Final = Summary(
     order_by=(("exceptions", "desc"), ("problem", "asc"), ("service", "asc")),
     limit=1_000,
     description=("Per problemId and service: exceptions (sum of itemCount), affected requests (distinct "
-                 "operation_Id), first and last seen, in the range and in the period before it."),
+                 "operation_Id, each weighted by the group's mean itemCount like the exceptions), first and last "
+                 "seen, in the range and in the period before it."),
+)
+
+# Whether the period before is covered at all (telemetry.comparison): exceptions are too sparse to
+# tell, so the requests of the same services answer. Without it no group can be called new.
+COVERAGE: Final = Summary(
+    name="exceptions.coverage",
+    table="requests",
+    measures=(FIRST_SEEN,),
+    by=(Period(),),
+    compare_previous=True,
+    description="The first request in the range and in the period before it: whether the data covers that "
+                "period, so that a group can be called new.",
 )
 
 SAMPLE_LIMIT: Final = 20
@@ -76,14 +90,16 @@ def samples_listing(problem: str = "") -> Listing:
 PANELS: Final[dict[str, PanelFactory]] = {
     "exceptions.over_time": lambda: OVER_TIME,
     "exceptions.groups": lambda: GROUPS,
+    "exceptions.coverage": lambda: COVERAGE,
     "exceptions.samples": samples_listing,
 }
 
 _KEYS: Final = ["problem", "type", "service"]
 
 
-def group_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """The groups of the range with the previous period's count and whether they are new.
+def group_table(frame: pd.DataFrame, previous_covered: bool = True) -> pd.DataFrame:
+    """The groups of the range with the previous period's count and whether they are new (none
+    before, in a previous period the data covers: otherwise no group is new).
 
     Columns: problem, type, service, exceptions, operations, first_seen, last_seen, message,
     previous, new; busiest first.
@@ -93,6 +109,6 @@ def group_table(frame: pd.DataFrame) -> pd.DataFrame:
         columns={"exceptions": "previous"})
     table = current.merge(previous, on=_KEYS, how="left")
     table["previous"] = table["previous"].fillna(0).astype("Int64")
-    table["new"] = table["previous"] == 0
+    table["new"] = (table["previous"] == 0) & previous_covered
     table = table.sort_values(["exceptions", "problem", "service"], ascending=[False, True, True], kind="stable")
     return table.reset_index(drop=True)

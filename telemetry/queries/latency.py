@@ -18,6 +18,7 @@ from typing import Final
 
 import pandas as pd
 
+from telemetry.comparison import FIRST_SEEN, PERCENTILE_RESOLUTION, change
 from telemetry.derived import REQ_CODE, REQ_DURATION, REQ_ID
 from telemetry.model import (
     ALL_FILTERS,
@@ -46,9 +47,11 @@ __all__ = [
     "SLOWEST",
     "SLOWEST_LIMIT",
     "TOTALS",
+    "MIN_REQUESTS",
     "page_view",
     "period_row",
     "slowest_operations",
+    "thin_bins",
 ]
 
 PERCENTILES: Final = (
@@ -75,11 +78,11 @@ TOTALS: Final = Summary(
     name="latency.totals",
     table="requests",
     applies=ALL_FILTERS,
-    measures=(_REQUESTS, ItemCount("failed", Failed()), *PERCENTILES, _MEAN),
+    measures=(_REQUESTS, ItemCount("failed", Failed()), *PERCENTILES, _MEAN, FIRST_SEEN),
     by=(Period(),),
     compare_previous=True,
     description="Requests, failed requests and weighted p50/p95/p99 and mean duration (ms), in the range and in "
-                "the period of the same length before it.",
+                "the period of the same length before it, with each period's first request.",
 )
 
 DISTRIBUTION: Final = Summary(
@@ -129,6 +132,24 @@ def page_view() -> list[Query]:
     return [TOTALS, OVER_TIME, DISTRIBUTION, OPERATIONS, SLOWEST]
 
 
+# Requests a bin needs for its percentile to be more than its slowest few requests: with fewer than
+# 20, a p95 is the slowest request itself; with fewer than 100, so is a p99.
+MIN_REQUESTS: Final = {"p95_ms": 20, "p99_ms": 100}
+
+
+def thin_bins(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The frame with p95/p99 blanked in bins of too few requests (`MIN_REQUESTS`), and how many
+    bins each lost, for the chart to say so."""
+    blanked = frame.copy()
+    lost: dict[str, int] = {}
+    for column, needed in MIN_REQUESTS.items():
+        if column in blanked:
+            thin = blanked["requests"] < needed
+            blanked[column] = blanked[column].astype("float64").mask(thin)
+            lost[column] = int(thin.sum())
+    return blanked, lost
+
+
 def period_row(frame: pd.DataFrame, period: str) -> pd.Series | None:
     """The row of a Period-split panel for "current" or "previous"; None when it had no rows."""
     rows = frame[frame["period"] == period]
@@ -137,11 +158,13 @@ def period_row(frame: pd.DataFrame, period: str) -> pd.Series | None:
 
 def slowest_operations(frame: pd.DataFrame) -> pd.DataFrame:
     """The operations panel as one row per service and operation in the range, slowest p95 first,
-    with the previous period's p95 and the change against it (NaN when it had no requests)."""
+    with the previous period's p95 and the change against it (NaN when it had no requests, 0 when
+    within the percentile method's resolution)."""
     keys = ["service", "operation"]
     current = frame[frame["period"] == "current"].drop(columns="period")
     previous = frame.loc[frame["period"] == "previous", [*keys, "p95_ms"]].rename(
         columns={"p95_ms": "previous_p95_ms"})
     table = current.merge(previous, on=keys, how="left")
-    table["p95_change"] = table["p95_ms"] / table["previous_p95_ms"] - 1
+    table["p95_change"] = pd.Series([change(now, before, PERCENTILE_RESOLUTION) for now, before in zip(
+        table["p95_ms"], table["previous_p95_ms"], strict=True)], index=table.index, dtype="float64")
     return table.sort_values(["p95_ms", *keys], ascending=[False, True, True], ignore_index=True)

@@ -12,7 +12,7 @@ from typing import Final
 
 from telemetry.model import Query
 from telemetry.queries import dependencies, failures, latency, overview, panel
-from telemetry.queries.exceptions import GROUPS, OVER_TIME
+from telemetry.queries.exceptions import COVERAGE, GROUPS, OVER_TIME
 from telemetry.queries.model_monitoring import MonitoringView
 from telemetry.queries.traces import search_histogram, search_listing
 
@@ -20,7 +20,7 @@ __all__ = ["PAGE_VIEWS", "page_queries"]
 
 PAGE_VIEWS: Final[dict[str, Callable[[], list[Query]]]] = {
     "requests": lambda: [panel("requests.totals"), panel("requests.rate"), panel("requests.operations")],
-    "exceptions": lambda: [OVER_TIME, GROUPS],
+    "exceptions": lambda: [OVER_TIME, GROUPS, COVERAGE],
     "traces": lambda: [search_listing(), search_histogram()],
     "failures": failures.page_view,
     "dependencies": dependencies.page_view,

@@ -7,6 +7,7 @@ from typing import Final
 
 import pandas as pd
 
+from telemetry.comparison import FIRST_SEEN
 from telemetry.filters import Window
 from telemetry.model import (
     ALL_FILTERS,
@@ -39,10 +40,11 @@ TOTALS: Final = Summary(
     name="requests.totals",
     table="requests",
     applies=ALL_FILTERS,
-    measures=_COUNTS,
+    measures=(*_COUNTS, FIRST_SEEN),
     by=(Period(),),
     compare_previous=True,
-    description="Requests and failures in the range and in the period of the same length before it.",
+    description="Requests and failures in the range and in the period of the same length before it, with each "
+                "period's first request (whether the data covers the period before).",
 )
 
 OPERATIONS: Final = Summary(

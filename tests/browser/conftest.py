@@ -50,9 +50,16 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
+# The dark theme as a person picks it (Settings → Dark): Streamlit keeps the choice in localStorage,
+# keyed by the page's path. A URL ending in #dark sets it before the app starts, so dark screenshots
+# show the whole page (embed_options=dark_theme would also turn on the compact embed layout).
+_DARK = "if (location.hash === '#dark') localStorage.setItem(`stActiveTheme-${location.pathname}-v2`, '\"Dark\"')"
+
+
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    context.add_init_script(_DARK)
     opened = context.new_page()
     yield opened
     context.close()
@@ -66,7 +73,7 @@ def screenshot(page: Page, name: str) -> Path:
 
 
 CHART = ".js-plotly-plot .main-svg"
-THEMES = {"light": "", "dark": "&embed=true&embed_options=dark_theme"}
+THEMES = {"light": "", "dark": "#dark"}  # appended to a URL
 
 
 def settle(page: Page) -> None:

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 from components.navigation import PAGES
 from scripts.run_app import served
-from tests.browser.conftest import CHART, screenshot, settle
+from tests.browser.conftest import CHART, THEMES, screenshot, settle
 
 pytestmark = pytest.mark.browser
 
@@ -30,8 +30,7 @@ def _open(page: Page, url: str) -> None:
 @pytest.mark.parametrize("path", URL_PATHS)
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_every_page_draws_without_an_exception_box(page: Page, app_url: str, path: str, theme: str) -> None:
-    extra = "&embed_options=dark_theme&embed=true" if theme == "dark" else ""
-    _open(page, f"{app_url}/{path}?{RANGE}{extra}")
+    _open(page, f"{app_url}/{path}?{RANGE}{THEMES[theme]}")
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
     expect(page.locator("h1").first).to_be_visible()
     screenshot(page, f"{path or 'home'}-{theme}")
@@ -60,10 +59,15 @@ def test_a_copied_link_reopens_the_same_filters_in_a_new_browser(page: Page, app
         other.close()
 
 
-def test_embed_mode_hides_the_sidebar_and_shows_the_charts(page: Page, app_url: str) -> None:
+def test_embed_mode_is_compact_and_links_to_the_full_view(page: Page, app_url: str) -> None:
     _open(page, f"{app_url}/{REQUESTS}?{RANGE}&embed=true")
     expect(page.locator('[data-testid="stSidebar"]')).to_have_count(0)
     expect(page.locator(CHART).first).to_be_visible(timeout=30_000)
+    expect(page.locator("h1")).to_have_count(0)
+    expect(page.get_by_text("Query behind this panel")).to_have_count(0)
+    full = page.get_by_role("link", name=re.compile("Open the full view"))
+    href = full.get_attribute("href") or ""
+    assert "embed" not in href and RANGE in href and href.startswith(app_url)
 
 
 def test_single_panel_mode_shows_one_chart_alone(page: Page, app_url: str) -> None:
@@ -85,7 +89,7 @@ def test_csv_download_returns_the_tables_rows(page: Page, app_url: str) -> None:
 
 
 def test_a_charts_data_downloads_as_csv_from_its_details(page: Page, app_url: str) -> None:
-    _open(page, f"{app_url}/{REQUESTS}?{RANGE}&embed=true&panel=requests.rate")
+    _open(page, f"{app_url}/{REQUESTS}?{RANGE}&panel=requests.rate")
     page.get_by_text("Query behind this panel").click()
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Data as CSV").click()
