@@ -25,6 +25,7 @@ import pandas as pd
 
 from bench.columns import TableRead, page_reads
 from bench.model_monitoring import MODEL_COLUMNS, pandas_features
+from telemetry.derived import READS, REQ_CODE, REQ_DURATION, REQ_FAILED, REQ_ID, ZERO_OPERATION
 from telemetry.filters import Window
 from telemetry.model import (
     AllOf,
@@ -112,11 +113,88 @@ def load_frames(store: Path, queries: Sequence[Query], ctx: RenderContext) -> di
     con = _connect(store)
     try:
         # Through Arrow: with pandas 3's Arrow-backed strings this loads text 4-7x faster than .df().
-        return {table: con.sql(sql, params=params).to_arrow_table().to_pandas()
+        return {table: _derive(table, con.sql(sql, params=params).to_arrow_table().to_pandas())
                 for table, read in page_reads(queries, ctx).items()
                 for sql, params in [_select(read, [f'"{c}"' for c in sorted(read.columns)])]}
     finally:
         con.close()
+
+
+# --- the derived columns in pandas (telemetry.derived), as a hand-written dashboard would ---------
+
+_REPR_REQUEST_ID = re.compile(r"'Request Id': '([^']*)'")
+_TIMESPAN = re.compile(r"(?:(\d+)\.)?(\d+):(\d+):(\d+(?:\.\d+)?)\Z")
+
+
+def _bag(raw: object) -> dict:
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _text_of(value: object) -> str:
+    return "" if value is None else value if isinstance(value, str) else json.dumps(value)
+
+
+def _ms(text: str) -> float:
+    found = _TIMESPAN.match(text)
+    if not found:
+        return np.nan
+    days, hours, minutes, seconds = found.groups()
+    return ((int(days or 0) * 24 + int(hours)) * 60 + int(minutes)) * 60_000 + float(seconds) * 1000
+
+
+def _derive(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Add the derived columns whose stored columns were loaded: only rows whose bag names the
+    server's result code are parsed (a substring test first, as the SQL does)."""
+    wanted = [n for n, reads in READS.get(table, {}).items() if all(c in frame for c in reads)]
+    if table == "dependencies" and REQ_DURATION in wanted:
+        frame = frame.assign(**{REQ_DURATION: frame["duration"]})
+    if REQ_ID not in wanted and table != "requests" or not wanted:
+        return frame
+    dims = frame["customDimensions"].astype("string").fillna("")
+    if table != "requests":
+        op = frame["operation_Id"].astype("string").fillna("")
+        lost = op.isin(["", ZERO_OPERATION])
+        may_name = (frame["message"] == "model_data_collection") if table == "traces" else (table == "exceptions")
+        look = lost | (may_name & ~lost)
+        ids = op.copy()
+        for index, bag, own in zip(op.index[look], map(_bag, dims[look].tolist()), op[look].tolist(), strict=True):
+            inner = _REPR_REQUEST_ID.search(_text_of(bag.get("custom_dimensions")))
+            named = _text_of(bag.get("Request Id")) or (inner.group(1) if inner else "")
+            if own in ("", ZERO_OPERATION):
+                ids.at[index] = named
+            elif named and named.replace("-", "") != own:  # it names another request (1.4.x)
+                ids.at[index] = named
+        return frame.assign(**{REQ_ID: ids})
+    server = (frame["resultCode"].astype("string") == "0").fillna(False) & (
+        dims.str.contains('"resultCode"', regex=False) | dims.str.contains('"http.status_code"', regex=False))
+    bags = pd.Series([_bag(raw) for raw in dims[server].tolist()], index=dims.index[server], dtype=object)
+    code = bags.map(lambda b: _text_of(b.get("resultCode")) or _text_of(b.get("http.status_code")))
+    code = code[code != ""]
+    found: dict[str, pd.Series] = {}
+    if REQ_CODE in wanted:
+        found[REQ_CODE] = frame["resultCode"].astype("string").copy()
+        found[REQ_CODE].loc[code.index] = code
+    if REQ_FAILED in wanted:
+        failed = frame["success"].astype("string") == "False"
+        said = bags[code.index].map(lambda b: _text_of(b.get("success")).lower() == "false").astype(bool)
+        failed.loc[code.index] = said | code.map(lambda c: c.isdigit() and int(c) >= 400).astype(bool)
+        found[REQ_FAILED] = failed.fillna(False).astype(bool)
+    if REQ_DURATION in wanted:
+        duration = frame["duration"].astype("float64").copy()
+        own = bags[code.index].map(lambda b: _ms(_text_of(b.get("duration")))).astype("float64")
+        duration.loc[own.dropna().index] = own.dropna()
+        found[REQ_DURATION] = duration
+    if REQ_ID in wanted:
+        ids = frame["operation_Id"].astype("string").copy()
+        own_id = bags[code.index].map(lambda b: _text_of(b.get("Request Id")) or _text_of(b.get("ai.operation.id")))
+        own_id = own_id[own_id != ""]
+        ids.loc[own_id.index] = own_id
+        found[REQ_ID] = ids
+    return frame.assign(**found)
 
 
 def pandas_page(store: Path, queries: Sequence[Query], ctx: RenderContext) -> list[pd.DataFrame]:
@@ -188,6 +266,8 @@ def _property(raw: object, key: str) -> str | None:
 
 def _mask(pred: Predicate, frame: pd.DataFrame, frames: dict[str, pd.DataFrame], ctx: RenderContext) -> pd.Series:
     match pred:
+        case Failed(negate=negate) if REQ_FAILED in frame:  # requests: the server's own outcome
+            return ~frame[REQ_FAILED] if negate else frame[REQ_FAILED]
         case Failed(negate=negate):
             return frame["success"] == ("True" if negate else "False")
         case Equals(column=column, value=value):
@@ -214,7 +294,7 @@ def _mask(pred: Predicate, frame: pd.DataFrame, frames: dict[str, pd.DataFrame],
         case InOperationsOf(table=table, where=where):
             other = frames[table]
             keep = reduce(lambda a, b: a & b, [_in_window(other, ctx.window), *(_mask(p, other, frames, ctx) for p in where)])
-            return frame["operation_Id"].isin(other.loc[keep, "operation_Id"].unique())
+            return frame[REQ_ID].isin(other.loc[keep, REQ_ID].unique())
     raise TypeError(f"unknown predicate {pred!r}")
 
 

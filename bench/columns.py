@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from telemetry.derived import READS, REQ_FAILED, REQ_ID
 from telemetry.filters import Window
 from telemetry.model import (
     AllOf,
@@ -55,7 +56,8 @@ def page_reads(queries: Sequence[Query], ctx: RenderContext, *, listed: bool = T
     def read(table: str, window: Window, columns: Iterable[str]) -> None:
         entry = reads.setdefault(table, TableRead(table, window))
         entry.widen(window)
-        entry.columns.update(columns)
+        for column in columns:  # a derived column reads the stored ones it is computed from
+            entry.columns.update(READS.get(table, {}).get(column, (column,)))
 
     for query in queries:
         if isinstance(query, SelfRendered):  # the Model page: payload traces, parsed whole
@@ -66,12 +68,12 @@ def page_reads(queries: Sequence[Query], ctx: RenderContext, *, listed: bool = T
         predicates = (*global_predicates(query, ctx.filters), *query.where)
         read(query.table, ctx.read_window(query), _query_columns(query, ctx, predicates, listed))
         for inner in _sub_selects(predicates):  # an IN (SELECT … FROM other table)
-            read(inner.table, ctx.window, {"operation_Id", *_predicate_columns(inner.where)})
+            read(inner.table, ctx.window, {REQ_ID, *_predicate_columns(inner.where, inner.table)})
     return reads
 
 
 def _query_columns(query: Query, ctx: RenderContext, predicates: Sequence[Predicate], listed: bool) -> set[str]:
-    found = set(_predicate_columns(predicates))
+    found = set(_predicate_columns(predicates, query.table))
     if isinstance(query, Listing):
         if listed:
             found.update(c.column for c in query.columns)
@@ -79,7 +81,7 @@ def _query_columns(query: Query, ctx: RenderContext, predicates: Sequence[Predic
         return found
     found.update(_dimension_column(d, ctx) for d in query.by)
     for measure in query.measures:
-        found.update(_measure_columns(measure))
+        found.update(_measure_columns(measure, query.table))
     return found
 
 
@@ -93,25 +95,25 @@ def _dimension_column(dim: Dimension, ctx: RenderContext) -> str:
     return "timestamp"  # TimeBin, Period
 
 
-def _measure_columns(measure: Measure) -> set[str]:
+def _measure_columns(measure: Measure, table: str) -> set[str]:
     if isinstance(measure, ItemCount):
-        return {"itemCount", *(_predicate_columns([measure.where]) if measure.where else ())}
+        return {"itemCount", *(_predicate_columns([measure.where], table) if measure.where else ())}
     if isinstance(measure, WeightedPercentile | WeightedMean):
         return {measure.column, "itemCount"}
     return {measure.column}
 
 
-def _predicate_columns(predicates: Iterable[Predicate]) -> Iterable[str]:
+def _predicate_columns(predicates: Iterable[Predicate], table: str) -> Iterable[str]:
     for pred in predicates:
         if isinstance(pred, AnyOf | AllOf):
-            yield from _predicate_columns(pred.predicates)
+            yield from _predicate_columns(pred.predicates, table)
         elif isinstance(pred, InOperationsOf):
-            yield "operation_Id"
+            yield REQ_ID
         elif hasattr(pred, "column"):
             column = pred.column
             yield column.column if isinstance(column, Property) else column
-        else:  # Failed
-            yield "success"
+        else:  # Failed: on requests, the server's own outcome
+            yield REQ_FAILED if table == "requests" else "success"
 
 
 def _sub_selects(predicates: Iterable[Predicate]) -> Iterable[InOperationsOf]:

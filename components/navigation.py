@@ -24,6 +24,7 @@ PAGES: Final = (
     ("pages/traces.py", "Trace explorer", ":material/manage_search:", "trace-explorer"),
     ("pages/deployments.py", "Deployments", ":material/deployed_code:", "endpoint-deployments"),
     ("pages/model.py", "Model", ":material/model_training:", "model-monitoring"),
+    ("pages/checkup.py", "Telemetry check-up", ":material/health_and_safety:", "telemetry-checkup"),
 )
 
 

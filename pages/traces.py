@@ -21,7 +21,7 @@ from components.view import live, page_heading
 from telemetry.filters import grain_name
 from telemetry.model import Listing, RenderContext
 from telemetry.payloads import (
-    PROPERTY_LIMIT, distribution_grain, payload_table, prediction_columns, prediction_distribution,
+    PROPERTY_LIMIT, distribution_grain, payload_rows, payload_table, prediction_columns, prediction_distribution,
 )
 from telemetry.queries import panel
 from telemetry.queries.endpoint_traces import console_histogram, console_listing, platform_rows, request_console
@@ -33,6 +33,7 @@ from telemetry.queries.traces import (
     operation_events,
     operation_queries,
     payload_listing,
+    response_listing,
     search_from_params,
     search_histogram,
     search_listing,
@@ -86,6 +87,18 @@ def _exceptions(result: QueryResult) -> None:
             show_exception_details(row["details"])
 
 
+def _call_payload(op: str, frames: dict[str, pd.DataFrame]) -> None:
+    """What the call logged (its input, prediction or response), flattened, beside its request's status."""
+    traces, requests = frames.get("traces"), frames.get("requests")
+    if traces is None or requests is None:
+        return
+    table = payload_rows(traces.assign(operation_Id=op), requests.assign(operation_Id=op)).frame
+    if len(table):
+        st.markdown("**What the call logged**")
+        st.dataframe(table.assign(timestamp=table["timestamp"].dt.tz_convert(None)), hide_index=True,
+                     key="operation.payload")
+
+
 def _operation(op: str, queries: list[Listing], outcomes: list[Outcome], ctx: RenderContext) -> None:
     frames = {q.table: o.frame for q, o in zip(queries, outcomes, strict=True) if isinstance(o, QueryResult)}
     events = operation_events(frames)
@@ -98,6 +111,7 @@ def _operation(op: str, queries: list[Listing], outcomes: list[Outcome], ctx: Re
             st.plotly_chart(operation_timeline(events), key="operation.timeline")
             st.caption(f"{len(events)} rows: request and dependencies as bars from their start for their "
                        "duration (red: failed); traces and exceptions as points.")
+        _call_payload(op, frames)
     tabs = st.tabs(["Request", "Dependencies", "Traces", "Exceptions"])
     renders = (_calls_table, _calls_table, _rows, _exceptions)
     for tab, query, outcome, render in zip(tabs, queries, outcomes, renders, strict=True):
@@ -187,11 +201,15 @@ def _sizes(result: QueryResult) -> None:
     st.plotly_chart(series_chart(shares, "share", y_title="share cut", kind="line"), key="traces.sizes.chart")
 
 
-def _payloads(result: QueryResult) -> None:
-    table = payload_table(result)
+def _payloads(result: QueryResult, responses: Outcome) -> None:
+    if not isinstance(responses, QueryResult):
+        st.warning(f"The requests' responses could not be read, so calls show without their status: {responses}",
+                   icon=":material/warning:")
+    table = payload_table(result, responses if isinstance(responses, QueryResult) else None)
     frame = table.frame
     st.caption(f"The newest {PAYLOAD_ROWS:,} payload rows of the range at most ({table.rows_read:,} read, "
-               f"{len(frame):,} scoring calls). Columns are the JSON paths of the input and the output. "
+               f"{len(frame):,} scoring calls, each with its request's status and duration where it logged a "
+               "response). Columns are the JSON paths of the input and the output. "
                f"{table.truncated_share:.1%} of these calls were cut at a size limit: their JSON no longer "
                "parses, so their columns hold only what model data collection kept, if anything.")
     if table.columns_left_out:
@@ -217,13 +235,13 @@ def _payload_view(ctx: RenderContext) -> list[Outcome]:
     service = _chosen_service(ctx)
     if service is None:
         return []
-    queries = [PAYLOAD_SIZES, payload_listing()]
+    queries = [PAYLOAD_SIZES, payload_listing(), response_listing()]
     outcomes = run_panels(queries, ctx)
     nothing = empty_text("logged payloads", ctx)
     show_panel(f"Payload sizes against the {PROPERTY_LIMIT:,}-character property limit", outcomes[0],
                query=queries[0], ctx=ctx, schema=schema, empty_text=nothing, render=_sizes)
     show_panel(f"Logged scoring calls of {plain(service)}", outcomes[1], query=queries[1], ctx=ctx, schema=schema,
-               empty_text=nothing, render=_payloads)
+               empty_text=nothing, render=lambda r: _payloads(r, outcomes[2]))
     return outcomes
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from telemetry.derived import DERIVED, REQ_FAILED, REQ_ID, derived_used, kql_columns
 from telemetry.filters import Window
 from telemetry.kql_literals import datetime_literal, string_literal, timespan_literal
 from telemetry.model import (
@@ -64,16 +65,26 @@ class _Dialect:
         return self.table if self.schema == "classic" else WORKSPACE_TABLES[self.table]
 
     def col(self, column: str) -> str:
+        if column in DERIVED.get(self.table, {}):
+            return column  # computed by `derive`
         return column if self.schema == "classic" else workspace_column(self.table, column)
+
+    def derive(self, query: object) -> list[str]:
+        """An extend of the derived columns (telemetry.derived) `query` reads, if any."""
+        names = derived_used(query, self.table)
+        return [f"| extend {body}" for body in kql_columns(self.table, names, self.col, self.failed(False, standard=True))] \
+            if names else []
 
     def text(self, column: Field) -> str:
         """A column or property as a string, whatever its type (dynamic bags are searched as JSON text)."""
         if isinstance(column, Property):
             return f"tostring({self.col(column.column)}[{string_literal(column.key)}])"
         name = self.col(column)
-        return f"tostring({name})" if columns(self.table)[column] == "dynamic" else name
+        return f"tostring({name})" if columns(self.table).get(column) == "dynamic" else name
 
-    def failed(self, negate: bool) -> str:
+    def failed(self, negate: bool, standard: bool = False) -> str:
+        if self.table == "requests" and not standard:  # the server's own outcome where it gave one
+            return f"not({REQ_FAILED})" if negate else REQ_FAILED
         if self.schema == "classic":
             return f'success == "{"True" if negate else "False"}"'
         return f"Success == {'true' if negate else 'false'}"
@@ -108,10 +119,11 @@ class _Dialect:
                 return "(" + " and ".join(self.predicate(p, ctx) for p in preds) + ")"
             case InOperationsOf(table=table, where=where):
                 inner = _Dialect(table, self.schema, bounded=self.bounded)
-                lines = [inner.source(), *([f"| where {inner.window(ctx.window)}"] if self.bounded else [])]
+                lines = [inner.source(), *([f"| where {inner.window(ctx.window)}"] if self.bounded else []),
+                         *inner.derive((where, REQ_ID))]
                 lines += [f"| where {inner.predicate(p, ctx)}" for p in where]
-                lines.append(f"| distinct {inner.col('operation_Id')}")
-                return f"{self.col('operation_Id')} in ({' '.join(lines)})"
+                lines.append(f"| distinct {REQ_ID}")
+                return f"{REQ_ID} in ({' '.join(lines)})"
         raise TypeError(f"unknown predicate {pred!r}")
 
     def measure(self, measure: Measure, ctx: RenderContext) -> str:
@@ -164,6 +176,7 @@ def render_kql(query: Query, ctx: RenderContext, schema: Schema, *, bounded: boo
         return query.kql(ctx, schema)
     d = _Dialect(query.table, schema, bounded=bounded)
     lines = [d.source(), *([f"| where {d.window(ctx.read_window(query))}"] if bounded else [])]
+    lines += d.derive((query, global_predicates(query, ctx.filters)))
     within = replace(ctx, window=ctx.read_window(query))  # InOperationsOf looks in the window the query reads
     lines += [f"| where {d.predicate(p, within)}" for p in global_predicates(query, ctx.filters) + query.where]
     if isinstance(query, Listing):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Final, Literal, TypeAlias
 
+from telemetry.derived import DERIVED, REQ_CODE
 from telemetry.filters import Filters, Window
 from telemetry.schema import columns
 
@@ -73,7 +74,8 @@ Table = Literal[
 
 @dataclass(frozen=True)
 class Failed:
-    """The call failed: classic `success == "False"`, workspace `Success == false`."""
+    """The call failed: classic `success == "False"`, workspace `Success == false`; for requests,
+    the inference server's own outcome where it gave one (`telemetry.derived.REQ_FAILED`)."""
 
     negate: bool = False  # True: the call succeeded
 
@@ -407,7 +409,7 @@ def global_predicates(query: Query, filters: Filters) -> tuple[Predicate, ...]:
         linked = query.table in ("dependencies", "exceptions", "traces")
         found.append(AnyOf((named, InOperationsOf("requests", (named,)))) if linked else named)
     if "result_code" in query.applies and filters.result_code:
-        found.append(Equals("resultCode", filters.result_code))
+        found.append(Equals(REQ_CODE, filters.result_code))  # the code the server answered with
     return tuple(found)
 
 
@@ -430,7 +432,7 @@ def result_columns(query: Query) -> list[ResultColumn]:
     """The columns a query answers with, in order, the same in every dialect."""
     if isinstance(query, SelfRendered):
         return query.result_columns()
-    types = columns(query.table)
+    types = {**columns(query.table), **DERIVED.get(query.table, {})}
     if isinstance(query, Listing):
         return [ResultColumn(col.name, _KIND_OF_TYPE[types[col.column]]) for col in query.columns]
     found: list[ResultColumn] = []

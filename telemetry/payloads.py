@@ -10,11 +10,18 @@ its input: every function answers with a value that says what it found.
                                                                    | too_deep | too_large
     flatten(value)             -> {"input.data[0][3]": 845.2, "output[0]": 0.73, ...}
     size_guard(text)           -> the App Insights limit a text has reached, if any
-    payload_rows(frame)        -> one row per logged scoring call: input and output as columns
+    payload_rows(frame, responses) -> one row per logged scoring call: input and output as columns,
+                                      joined to its request (status, duration, the response it logged)
+
+Shapes read: prints of run() (`STDOUT` with the text in `Contents`, or, through Azure ML's inference
+server, the printed text as the message), `model_data_collection` traces (`Content` with
+`Prediction/Input`; or `Input` and `Prediction` as JSON text, flat or inside one Python-repr
+property `custom_dimensions`, the input JSON-encoded twice), and a request's `Response Value`.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import re
@@ -42,7 +49,9 @@ __all__ = [
     "clean_text",
     "distribution_grain",
     "flatten",
+    "decode_payload",
     "parse_json",
+    "properties",
     "payload_rows",
     "payload_table",
     "prediction_columns",
@@ -191,6 +200,42 @@ def size_guard(text: str, *, kind: Literal["property", "message"] = "property") 
     return None
 
 
+def decode_payload(text: object) -> Parsed:
+    """JSON text that may be JSON-encoded once more (the inference server json.dumps a body it got
+    as text, and 1.4.x its response): a string that itself parses as JSON is decoded again."""
+    parsed = parse_json(text)
+    if parsed.ok and isinstance(parsed.value, str):
+        inner = parse_json(parsed.value)
+        if inner.ok or inner.truncated:
+            return inner
+    return parsed
+
+
+_REPR_REQUEST_ID: Final = re.compile(r"'Request Id': '([^']*)'")
+
+
+def properties(text: object) -> tuple[Parsed, dict[str, Json]]:
+    """A row's customDimensions as a dict, with a `custom_dimensions` Python repr (1.5.x's
+    inference server) read with ast.literal_eval, never eval, and merged in; a repr App Insights
+    cut keeps what can be read of it (the request id). Returns the bag's own parse too."""
+    bag = parse_json(text)
+    props: dict[str, Json] = dict(bag.value) if bag.ok and isinstance(bag.value, dict) else {}
+    inner = props.get("custom_dimensions")
+    if isinstance(inner, str) and len(inner) <= MAX_PARSE_CHARS:
+        try:
+            value = ast.literal_eval(inner)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            found = _REPR_REQUEST_ID.search(inner)
+            props.setdefault("Request Id", found.group(1) if found else None)
+            if not isinstance(props.get("Input"), str):
+                props["Input"] = inner  # cut: it reads as a payload that no longer parses
+        else:
+            if isinstance(value, dict):
+                props.update({str(k): v if isinstance(v, str | int | float | bool) or v is None else
+                              json.dumps(v, default=str) for k, v in value.items()})
+    return bag, props
+
+
 # --- flattening -------------------------------------------------------------------------------
 
 _IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -240,6 +285,7 @@ def flatten(value: Json, prefix: str = "", *, max_columns: int = MAX_COLUMNS) ->
 PRINT: Final = "STDOUT"
 DATA_COLLECTION: Final = "model_data_collection"
 _ROW_COLUMNS: Final = ("timestamp", "operation_Id", "service", "source", "size", "limit", "status")
+_REQUEST_COLUMNS: Final = ("resultCode", "duration")  # of the call's request, when the page read it
 
 
 @dataclass
@@ -251,10 +297,17 @@ class _Call:
     service: str
     printed: Parsed | None = None
     printed_text: str = ""
-    collected: dict[str, tuple[Parsed, str]] = field(default_factory=dict)  # "input"/"prediction"
+    collected: dict[str, tuple[Parsed, str]] = field(default_factory=dict)  # "input"/"prediction"/"response"
+    request: dict[str, object] = field(default_factory=dict)  # its request's resultCode and duration
 
     def texts(self) -> list[str]:
         return [self.printed_text, *(text for _, text in self.collected.values())]
+
+    @property
+    def source(self) -> str:
+        if self.printed is not None:
+            return "print"
+        return "response" if set(self.collected) == {"response"} else "data collection"
 
     def parts(self) -> list[Parsed]:
         return [p for p in (self.printed, *(p for p, _ in self.collected.values())) if p is not None]
@@ -265,7 +318,7 @@ class _Call:
         if self.printed is not None and self.printed.ok:
             value = self.printed.value
             doc = dict(value) if isinstance(value, dict) else {"output": value}
-        for key, name in (("input", "input"), ("output", "prediction")):
+        for key, name in (("input", "input"), ("output", "prediction"), ("output", "response")):
             got = self.collected.get(name)
             if key not in doc and got is not None and got[0].ok:
                 doc[key] = got[0].value
@@ -290,13 +343,20 @@ def _calls(frame: pd.DataFrame) -> list[_Call]:
     prints: list[_Call] = []
     collected: dict[str, _Call] = {}
     for i, row in enumerate(frame.itertuples(index=False)):
-        dims = parse_json(row.customDimensions)
-        props = dims.value if dims.ok and isinstance(dims.value, dict) else {}
+        dims, props = properties(row.customDimensions)
         op, service = clean_text(row.operation_Id), clean_text(row.cloud_RoleName)
-        if clean_text(row.message) == DATA_COLLECTION:
+        message = clean_text(row.message)
+        if message == DATA_COLLECTION:
             call = collected.setdefault(op or f"row {i}", _Call(row.timestamp, op, service))
-            text = clean_text(props.get("Content"))
-            call.collected[clean_text(props.get("Prediction/Input")) or "input"] = (parse_json(text), text)
+            if "Content" in props:  # one row per side, named by Prediction/Input
+                text = clean_text(props.get("Content"))
+                call.collected[clean_text(props.get("Prediction/Input")) or "input"] = (decode_payload(text), text)
+            for side, key in (("input", "Input"), ("prediction", "Prediction")):  # both sides in one row
+                if key in props:
+                    text = clean_text(props.get(key))
+                    call.collected[side] = (decode_payload(text), text)
+        elif message != PRINT and message.lstrip().startswith(("{", "[")):  # printed through azmlinfsrv's logger
+            prints.append(_Call(row.timestamp, op, service, parse_json(message), message))
         elif dims.ok:
             text = clean_text(props.get("Contents"))
             prints.append(_Call(row.timestamp, op, service, parse_json(text), text))
@@ -319,9 +379,31 @@ def _status(parts: list[Parsed]) -> str:
     return "ok" if parts else "empty"
 
 
-def payload_rows(frame: pd.DataFrame, *, max_columns: int = MAX_COLUMNS) -> PayloadTable:
+def _responses(frame: pd.DataFrame | None) -> dict[str, tuple[dict[str, object], _Call]]:
+    """Per request id: the request's status and duration, and the response it logged as a call."""
+    found: dict[str, tuple[dict[str, object], _Call]] = {}
+    if frame is None:
+        return found
+    for row in frame.itertuples(index=False):
+        op = clean_text(row.operation_Id)
+        call = _Call(row.timestamp, op, clean_text(row.cloud_RoleName))
+        _, props = properties(row.customDimensions)
+        if props.get("Response Value") not in (None, ""):
+            text = clean_text(props.get("Response Value"))
+            call.collected["response"] = (decode_payload(text), text)
+        found[op] = ({"resultCode": clean_text(row.resultCode), "duration": float(row.duration)}, call)
+    return found
+
+
+def payload_rows(frame: pd.DataFrame, responses: pd.DataFrame | None = None, *,
+                 max_columns: int = MAX_COLUMNS) -> PayloadTable:
     """One row per scoring call from trace rows (timestamp, operation_Id, cloud_RoleName, message,
     customDimensions): prints of run() and data collection's input/prediction pairs, newest first.
+
+    `responses`, request rows (timestamp, operation_Id, cloud_RoleName, resultCode, duration,
+    customDimensions), join each call to its request by id: its status and duration, and the
+    response it logged as the output where the traces have none; a request whose response no
+    trace matched is a call of its own.
 
     At most `max_columns` leaves a call, and `max_columns` columns in all: the ones the most calls
     have. Calls that each log their own keys would otherwise make a column per key (2,000 calls
@@ -329,13 +411,25 @@ def payload_rows(frame: pd.DataFrame, *, max_columns: int = MAX_COLUMNS) -> Payl
     rows: list[dict[str, object]] = []
     leaves: list[dict[str, Scalar]] = []
     left_out = 0
-    for call in _calls(frame):
+    requests = _responses(responses)
+    calls = _calls(frame)
+    for call in calls:
+        request = requests.pop(call.operation_id, None) if call.operation_id else None
+        if request is not None:
+            call.collected.update({k: v for k, v in request[1].collected.items() if k not in call.collected})
+            call.request = request[0]
+    for info, call in requests.values():
+        if call.collected:
+            call.request = info
+            calls.append(call)
+    for call in calls:
         texts = call.texts()
         biggest = max(texts, key=len)
         rows.append({
             "timestamp": call.timestamp, "operation_Id": call.operation_id, "service": call.service,
-            "source": "print" if call.printed is not None else "data collection",
+            "source": call.source,
             "size": len(biggest), "limit": size_guard(biggest) or "", "status": _status(call.parts()),
+            **call.request,
         })
         columns, dropped = flatten(call.document(), max_columns=max_columns)
         left_out += dropped
@@ -351,18 +445,21 @@ def payload_rows(frame: pd.DataFrame, *, max_columns: int = MAX_COLUMNS) -> Payl
     return PayloadTable(table, len(frame), left_out, len(seen) - len(kept))
 
 
-_TABLES: Final[LRUCache[tuple[str, str, str, float], PayloadTable]] = LRUCache(maxsize=8)
+_TABLES: Final[LRUCache[tuple[object, ...], PayloadTable]] = LRUCache(maxsize=8)
 _TABLES_LOCK: Final = threading.Lock()
 
 
-def payload_table(result: QueryResult) -> PayloadTable:
-    """`payload_rows` of a payload listing's answer, worked out once per answer (a page re-runs on
-    every click, and the shared cache hands back the same answer for 60 s)."""
-    key = (result.name, result.source, result.query_text, result.fetched_at)
+def payload_table(result: QueryResult, responses: QueryResult | None = None) -> PayloadTable:
+    """`payload_rows` of a payload listing's answer (joined to a response listing's, when given),
+    worked out once per answer (a page re-runs on every click, and the shared cache hands back the
+    same answer for 60 s)."""
+    key: tuple[object, ...] = (result.name, result.source, result.query_text, result.fetched_at)
+    if responses is not None:
+        key += (responses.query_text, responses.fetched_at)
     with _TABLES_LOCK:
         if (found := _TABLES.get(key)) is not None:
             return found
-    table = payload_rows(result.frame)
+    table = payload_rows(result.frame, responses.frame if responses is not None else None)
     with _TABLES_LOCK:
         _TABLES[key] = table
     return table

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Final
 
+from collections.abc import Collection
+
+from telemetry.derived import DERIVED, REQ_FAILED, REQ_ID, derived_used, sql_inline, sql_source
 from telemetry.filters import Window
 from telemetry.model import (
     AllOf,
@@ -70,12 +73,12 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _source(table: str) -> str:
+def _source(table: str, derived: Collection[str] = ()) -> str:
     """The table a query reads; an endpoint log (kept under its own column names) also answers to
     the model's "timestamp" and "itemCount" (1: a row is one event). DuckDB pushes the window's
     filter through this projection to the table's scan."""
     if not is_endpoint_table(table):
-        return table
+        return sql_source(table, derived)  # App Insights tables, with the derived columns read (telemetry.derived)
     return f'(SELECT *, "TimeGenerated" AS "timestamp", 1 AS "itemCount" FROM {_q(table)}) AS {_q(table)}'
 
 
@@ -83,6 +86,8 @@ def _source(table: str) -> str:
 class _Builder:
     ctx: RenderContext
     params: list[object] = field(default_factory=list)
+    table: str = ""
+    derived: tuple[str, ...] = ()  # the derived columns the query reads (telemetry.derived)
 
     def bind(self, value: object) -> str:
         self.params.append(value)
@@ -99,6 +104,8 @@ class _Builder:
 
     def predicate(self, pred: Predicate) -> str:
         match pred:
+            case Failed(negate=negate) if self.table == "requests":  # the server's own outcome (telemetry.derived)
+                return f"NOT {REQ_FAILED}" if negate else REQ_FAILED
             case Failed(negate=negate):
                 return f"success = '{'True' if negate else 'False'}'"
             case Equals(column=column, value=value):
@@ -125,8 +132,10 @@ class _Builder:
             case AllOf(predicates=preds):
                 return "(" + " AND ".join(self.predicate(p) for p in preds) + ")"
             case InOperationsOf(table=table, where=where):
-                conds = [self.window(self.ctx.window), *(self.predicate(p) for p in where)]
-                return f"operation_Id IN (SELECT operation_Id FROM {_source(table)} WHERE {' AND '.join(conds)})"
+                inner = _Builder(self.ctx, self.params, table)  # binds into the same parameter list
+                conds = [inner.window(self.ctx.window), *(inner.predicate(p) for p in where)]
+                source = _source(table, derived_used((where, REQ_ID), table))
+                return f"{REQ_ID} IN (SELECT {REQ_ID} FROM {source} WHERE {' AND '.join(conds)})"
         raise TypeError(f"unknown predicate {pred!r}")
 
     def field(self, column: Field) -> str:
@@ -167,8 +176,8 @@ class _Builder:
         return " AND ".join(conds)
 
 
-def _order(order_by: tuple[tuple[str, str], ...]) -> str:
-    return ", ".join(f"{_q(name)} {direction.upper()}" for name, direction in order_by)
+def _order(order_by: tuple[tuple[str, str], ...], quoted: bool = False) -> str:
+    return ", ".join(f"{name if quoted else _q(name)} {direction.upper()}" for name, direction in order_by)
 
 
 def json_pointer(key: str) -> str:
@@ -199,16 +208,23 @@ SqlBuilder = _Builder
 def render_sql(query: Query, ctx: RenderContext) -> SqlQuery:
     if isinstance(query, SelfRendered):
         return SqlQuery(*query.sql(ctx))
-    b = _Builder(ctx)
+    b = _Builder(ctx, table=query.table, derived=tuple(derived_used((query, global_predicates(query, ctx.filters)),
+                                                                     query.table)))
     text = _listing(query, b) if isinstance(query, Listing) else _summary(query, b)
     return SqlQuery(text, b.params)
 
 
 def _listing(query: Listing, b: _Builder) -> str:
-    cols = ", ".join(f"{_q(c.column)} AS {_q(c.name)}" for c in query.columns)
+    # A derived column only shown is computed inline, for the rows returned alone (after the limit).
+    filtered = derived_used((query.where, global_predicates(query, b.ctx.filters), query.order_by), query.table)
+    shown = {c.column for c in query.columns if c.column in DERIVED.get(query.table, {}) and c.column not in filtered}
+    cols = ", ".join(f"{sql_inline(query.table, c.column) if c.column in shown else _q(c.column)} AS {_q(c.name)}"
+                     for c in query.columns)
     return (
-        f"SELECT {cols} FROM {_source(query.table)} WHERE {b.where(query)} "
-        f"ORDER BY {_order(query.order_by)} LIMIT {int(query.limit)} OFFSET {int(query.offset)}"
+        f"SELECT {cols} FROM {_source(query.table, filtered)} WHERE {b.where(query)} "
+        # the table's own columns, qualified: a shown column (a derived one) may be named like one
+        f"ORDER BY {_order(tuple((f'{_q(query.table)}.{_q(n)}', d) for n, d in query.order_by), quoted=True)} "
+        f"LIMIT {int(query.limit)} OFFSET {int(query.offset)}"
     )
 
 
@@ -246,7 +262,7 @@ def _summary(query: Summary, b: _Builder) -> str:
         select = [f"{expr} AS {_q(alias)}" for alias, expr in dims]
         select += [f"{b.measure(m)} AS {_q(m.alias)}" for m in others]
         group = " GROUP BY ALL" if dims else ""
-        return f"SELECT {', '.join(select)} FROM {_source(query.table)} WHERE {b.where(query)}{group}{tail}"
+        return f"SELECT {', '.join(select)} FROM {_source(query.table, b.derived)} WHERE {b.where(query)}{group}{tail}"
     return _with_percentiles(query, b, dims, names, percentiles, others) + tail
 
 
@@ -276,7 +292,7 @@ def _with_percentiles(
     hist_select += [f"{_partial(m, b)} AS {name}" for m, name in parts]
     hist_select += [f"sum(itemCount) FILTER (WHERE {_q(m.column)} IS NOT NULL) AS {name}w"
                     for m, name in parts if isinstance(m, WeightedMean)]
-    hist = f"SELECT {', '.join(hist_select)} FROM {_source(query.table)} WHERE {b.where(query)} GROUP BY ALL"
+    hist = f"SELECT {', '.join(hist_select)} FROM {_source(query.table, b.derived)} WHERE {b.where(query)} GROUP BY ALL"
     # b_ is unique within a partition, so a ROWS frame gives the running sum RANGE would.
     cum = (
         f"SELECT *, sum(w_) FILTER (WHERE b_ IS NOT NULL) OVER ({partition}ORDER BY b_ ROWS UNBOUNDED PRECEDING) "
@@ -292,7 +308,7 @@ def _with_percentiles(
     # The dimensions are rendered again: a Period binds its own parameter where it appears.
     dc_select = [f"{expr} AS {_q(alias)}" for alias, expr in _dimensions(query, b)]
     dc_select += [f"{b.measure(m)} AS {_q(m.alias)}" for m in distinct]
-    dc = f"SELECT {', '.join(dc_select)} FROM {_source(query.table)} WHERE {b.where(query)}{' GROUP BY ALL' if dims else ''}"
+    dc = f"SELECT {', '.join(dc_select)} FROM {_source(query.table, b.derived)} WHERE {b.where(query)}{' GROUP BY ALL' if dims else ''}"
     main = ", ".join([*names, *(f"{read[id(m)]} AS {_q(m.alias)}" for m in query.measures if id(m) in read)])
     join = " AND ".join(f"main_.{n} IS NOT DISTINCT FROM dc_.{n}" for n in names) or "TRUE"
     measures = [f"{'dc_' if isinstance(m, DistinctCount) else 'main_'}.{_q(m.alias)}" for m in query.measures]

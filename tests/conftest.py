@@ -41,7 +41,16 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_frames(demo_store: Path) -> dict[str, pd.DataFrame]:
+def demo_frames(demo_raw_frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Every row of every table, with the inference server's own values where its rows carry them
+    (tests/server_values.py, pandas on its own): what every page must show."""
+    from tests.server_values import as_served
+
+    return as_served(demo_raw_frames)
+
+
+@pytest.fixture(scope="session")
+def demo_raw_frames(demo_store: Path) -> dict[str, pd.DataFrame]:
     """Every row of every table, read straight from the store for independent computations."""
     con = duckdb.connect(str(demo_store), read_only=True)
     try:

@@ -38,6 +38,7 @@ import pandas as pd
 from azure.core.credentials import AccessToken
 
 from telemetry import endpoint_logs
+from telemetry.derived import DERIVED
 from telemetry.filters import Filters, TimeRange, Window
 from telemetry.kql import render_kql
 from telemetry.model import (
@@ -174,6 +175,8 @@ def kusto_type(query: Query, name: str, kind: str, schema: str) -> str:
     column = _source_column(query, name)
     if column is None:
         return _KIND_TYPES[kind]
+    if column in DERIVED.get(query.table, {}):
+        return DERIVED[query.table][column]
     if schema == "classic":
         return columns(query.table)[column]
     return workspace_schema()[WORKSPACE_TABLES.get(query.table, query.table)][workspace_column(query.table, column)]

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 
 from telemetry.demo import INCIDENT_SERVICE, SAMPLED_SERVICE, build_demo_store, generate, incident_window
+from telemetry.demo.inference_server import INFERENCE_SERVICE
 from telemetry.schema import CLASSIC_TABLES, ENDPOINT_TABLES, workspace_schema
 from telemetry.store import STORE_TABLES, build_store
 
@@ -41,6 +42,12 @@ def frames(store: Path) -> dict[str, pd.DataFrame]:
         return {table: con.execute(f"SELECT * FROM {table}").df() for table in STORE_TABLES}
     finally:
         con.close()
+
+
+@pytest.fixture(scope="module")
+def classic(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The services written by the classic SDKs (tests/test_inference_server.py has the other one)."""
+    return {table: frame[frame["cloud_RoleName"] != INFERENCE_SERVICE] for table, frame in frames.items()}
 
 
 def _contents(traces: pd.DataFrame) -> pd.Series:
@@ -116,17 +123,17 @@ def test_there_are_several_services_and_only_the_sampled_one_stands_for_more_tha
     assert set(requests.loc[requests["cloud_RoleName"] != SAMPLED_SERVICE, "itemCount"]) == {1}
 
 
-def test_child_rows_carry_their_requests_item_count(frames: dict[str, pd.DataFrame]) -> None:
-    weights = frames["requests"].set_index("operation_Id")["itemCount"]
+def test_child_rows_carry_their_requests_item_count(classic: dict[str, pd.DataFrame]) -> None:
+    weights = classic["requests"].set_index("operation_Id")["itemCount"]
     for table in ("dependencies", "exceptions", "traces"):
-        children = frames[table][frames[table]["operation_Id"] != ""]
+        children = classic[table][classic[table]["operation_Id"] != ""]
         assert (children["itemCount"].to_numpy() == weights.loc[children["operation_Id"]].to_numpy()).all(), table
 
 
 def test_operations_are_score_health_and_swagger_with_name_equal_to_operation_name(
-    frames: dict[str, pd.DataFrame],
+    classic: dict[str, pd.DataFrame],
 ) -> None:
-    requests = frames["requests"]
+    requests = classic["requests"]
     assert (requests["name"] == requests["operation_Name"]).all()
     shares = requests["name"].value_counts(normalize=True)
     assert set(shares.index) == {"POST /score", "GET /", "GET /swagger.json"}
@@ -139,21 +146,21 @@ def test_operations_are_score_health_and_swagger_with_name_equal_to_operation_na
     assert (requests["itemType"] == "request").all()
 
 
-def test_success_is_a_string_that_agrees_with_the_result_code(frames: dict[str, pd.DataFrame]) -> None:
-    requests = frames["requests"]
+def test_success_is_a_string_that_agrees_with_the_result_code(classic: dict[str, pd.DataFrame]) -> None:
+    requests = classic["requests"]
     assert set(requests["success"]) == {"True", "False"}
     assert set(requests["resultCode"]) <= {"200", "400", "500", "502", "503", "504"}
     failed = requests["resultCode"].astype(int) >= 400
     assert ((requests["success"] == "False") == failed).all()
-    deps = frames["dependencies"]
+    deps = classic["dependencies"]
     assert set(deps["success"]) == {"True", "False"}
     assert ((deps["success"] == "True") == deps["resultCode"].isin(["200", "0"])).all()
 
 
-def test_every_child_row_belongs_to_a_request(frames: dict[str, pd.DataFrame]) -> None:
-    requests = frames["requests"].set_index("operation_Id")
+def test_every_child_row_belongs_to_a_request(classic: dict[str, pd.DataFrame]) -> None:
+    requests = classic["requests"].set_index("operation_Id")
     for table in ("dependencies", "exceptions", "traces"):
-        children = frames[table]
+        children = classic[table]
         linked = children[children["operation_Id"] != ""]
         assert len(linked) > 0.9 * len(children), table
         assert linked["operation_Id"].isin(requests.index).all(), table
@@ -162,14 +169,14 @@ def test_every_child_row_belongs_to_a_request(frames: dict[str, pd.DataFrame]) -
         assert (linked["operation_Name"].to_numpy() == parents["name"].to_numpy()).all(), table
         assert (linked["cloud_RoleName"].to_numpy() == parents["cloud_RoleName"].to_numpy()).all(), table
     # the rest is what instances do when they start: download the model, print "model initialized"
-    startup = frames["dependencies"][frames["dependencies"]["operation_Id"] == ""]
+    startup = classic["dependencies"][classic["dependencies"]["operation_Id"] == ""]
     assert (startup["target"] == "mlstore123.blob.core.windows.net").all()
     assert len(startup) >= 6  # every instance starts once at least
 
 
-def test_exceptions_are_linked_to_failed_requests(frames: dict[str, pd.DataFrame]) -> None:
-    requests = frames["requests"].set_index("operation_Id")
-    exceptions = frames["exceptions"]
+def test_exceptions_are_linked_to_failed_requests(classic: dict[str, pd.DataFrame]) -> None:
+    requests = classic["requests"].set_index("operation_Id")
+    exceptions = classic["exceptions"]
     assert (requests.loc[exceptions["operation_Id"], "success"] == "False").all()
     assert exceptions["problemId"].str.fullmatch(r"\w+ at score\.run").all()
     assert (exceptions["severityLevel"] == 3).all()
@@ -223,8 +230,8 @@ def test_traces_have_info_warning_and_error_levels(frames: dict[str, pd.DataFram
     assert _contents(traces).str.startswith("model initialized ").any()
 
 
-def test_the_older_service_logs_model_data_collection(frames: dict[str, pd.DataFrame]) -> None:
-    traces = frames["traces"]
+def test_the_older_service_logs_model_data_collection(classic: dict[str, pd.DataFrame]) -> None:
+    traces = classic["traces"]
     collected = traces[traces["message"] == "model_data_collection"]
     assert len(collected) > 0
     dims = collected["customDimensions"].map(json.loads)

@@ -212,7 +212,7 @@ def test_dependency_failures_read_the_classic_string_and_the_workspace_bool(demo
         assert 'sumif(itemCount, success == "False")' in render_kql(query, ctx, "classic")
         workspace = render_kql(query, ctx, "workspace")
         assert "AppDependencies" in workspace and "sumif(ItemCount, Success == false)" in workspace
-        assert "percentilew(DurationMs, ItemCount, 95)" in workspace
+        assert "req_duration = DurationMs" in workspace and "percentilew(req_duration, ItemCount, 95)" in workspace
 
 
 # --- the page ---------------------------------------------------------------------------------

@@ -192,7 +192,7 @@ def test_failures_read_the_classic_string_and_the_workspace_bool_in_every_panel(
             assert 'success == "False"' in classic and "Success == false" in workspace, query.name
             assert '"False"' not in workspace and "== false" not in classic
     joined = render_kql(exception_types(), ctx, "workspace")
-    assert "AppExceptions" in joined and "OperationId in (AppRequests" in joined and "Success == false" in joined
+    assert "AppExceptions" in joined and "req_id in (AppRequests" in joined and "Success == false" in joined
 
 
 # --- the page ---------------------------------------------------------------------------------

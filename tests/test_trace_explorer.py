@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from telemetry.derived import REQ_ID
 from telemetry.filters import Filters, TimeRange
 from telemetry.kql import render_kql
 from telemetry.model import Equals, Listing, RenderContext
@@ -195,7 +196,7 @@ def test_end_to_end_view_holds_exactly_the_rows_with_that_operation_id(
     op = exceptions.loc[exceptions["cloud_RoleName"] == "churn-regressor", "operation_Id"].iloc[-1]
     queries = operation_queries(op)
     assert [q.table for q in queries] == ["requests", "dependencies", "traces", "exceptions"]
-    assert all(q.where == (Equals("operation_Id", op),) and not q.applies for q in queries)
+    assert all(q.where == (Equals(REQ_ID, op),) and not q.applies for q in queries)
     frames = _run(demo_store, queries, filters)
     for query, frame in zip(queries, frames, strict=True):
         rows = _in_window(demo_frames[query.table], filters)
@@ -234,11 +235,13 @@ def test_payload_sizes_count_item_counts_at_the_property_limit_per_bin_like_pand
     traces = _in_window(demo_frames["traces"], filters).copy()
     dims = traces["customDimensions"].map(json.loads)
     contents = dims.map(lambda d: d.get("Contents", ""))
-    content = dims.map(lambda d: d.get("Content", ""))
     payload = ((traces["message"] == "STDOUT") & contents.str.contains('"input"', regex=False)) | (
-        traces["message"] == "model_data_collection")
+        traces["message"] == "model_data_collection") | traces["message"].str.contains('"input"', regex=False)
+    # the properties a payload travels in: prints, data collection old (Content) and the inference server's
+    longest = dims.map(lambda d: max(len(str(d.get(key, ""))) for key in
+                                     ("Contents", "Content", "Input", "Prediction", "custom_dimensions")))
     traces = traces[payload].assign(
-        at_limit=traces["itemCount"].where((contents.map(len) >= PROPERTY_LIMIT) | (content.map(len) >= PROPERTY_LIMIT), 0),
+        at_limit=traces["itemCount"].where(longest >= PROPERTY_LIMIT, 0),
         bucket=traces["timestamp"].dt.floor("1h"))
     want = traces.groupby(["bucket", "cloud_RoleName"]).agg(payloads=("itemCount", "sum"), at_limit=("at_limit", "sum"))
     got = got.set_index(["bucket", "series"]).sort_index()

@@ -16,6 +16,9 @@ Services (`cloud_RoleName`), all in workspace "mlw-contoso-prod":
 | image-classifier | ACI (older deployment)    | 1         | 15 %         | 1         | ~180 ms         |
 | fraud-scorer     | Azure ML online endpoint  | 2         | 40 %         | 2, 4 or 5 | ~25 ms          |
 
+A fourth service, credit-scorer (~6 % of requests), is written the way Azure ML's inference server
+writes: its true status, outcome and duration hidden in the properties (`inference_server.py`).
+
 fraud-scorer is SAMPLED (adaptive sampling): each stored row stands for `itemCount` events, 2 at
 night, 4 by day, 5 at the daily peak; its dependencies, traces and exceptions carry their request's
 itemCount. `requests_per_day` counts stored request rows (roughly; Poisson noise, weekends at 65 %).
@@ -258,6 +261,8 @@ def generate(
         raise ValueError("requests_per_day and days must be positive")
     if end is None:
         end = datetime.now(UTC).replace(second=0, microsecond=0)
+    from telemetry.demo import inference_server  # it builds on this module's helpers
+
     plan = _Plan.make(requests_per_day, days, _utc(end), seed)
     span = _DAY_US // plan.chunks_per_day
     for chunk in range(days * plan.chunks_per_day):
@@ -275,6 +280,9 @@ def generate(
             plan.start_us, plan.end_us, t0, t0 + span, pa.concat_tables(parts["requests"], promote_options="default"),
             plan.starts[_ENDPOINT_SERVICE], np.random.default_rng(np.random.SeedSequence(plan.seed, spawn_key=key)))
         parts.update({table: [rows] for table, rows in logs.items()})
+        for table, rows in inference_server.chunk(plan, t0, t0 + span).items():  # the azmlinfsrv service
+            if rows.num_rows:
+                parts[table].append(inference_server.conform(rows, parts[table]))
         for table, tables in parts.items():
             if tables:
                 yield table, pa.concat_tables(tables, promote_options="default")

@@ -11,6 +11,7 @@ from typing import Final
 
 from telemetry.model import PanelFactory, Query
 from telemetry.queries import (
+    checkup,
     dependencies,
     deployments,
     endpoint_traces,
@@ -34,6 +35,7 @@ PANELS: Final[dict[str, PanelFactory]] = {
     **overview.PANELS,
     **deployments.PANELS,
     **endpoint_traces.PANELS,
+    **checkup.PANELS,
 }
 
 

@@ -11,6 +11,7 @@ from typing import Final
 import pandas as pd
 
 from telemetry.comparison import FIRST_SEEN
+from telemetry.derived import REQ_ID
 from telemetry.model import (
     Column,
     DistinctCount,
@@ -44,7 +45,7 @@ GROUPS: Final = Summary(
     table="exceptions",
     measures=(
         ItemCount("exceptions"),
-        DistinctCount("operations", "operation_Id", weighted=True),
+        DistinctCount("operations", REQ_ID, weighted=True),
         Earliest("first_seen"),
         Latest("last_seen"),
         SampleValue("message", "outerMessage"),
@@ -77,9 +78,9 @@ def samples_listing(problem: str = "") -> Listing:
     return Listing(
         name="exceptions.samples",
         table="exceptions",
-        columns=tuple(Column(c) for c in (
-            "timestamp", "operation_Id", "cloud_RoleName", "cloud_RoleInstance", "type", "outerType",
-            "outerMessage", "innermostType", "innermostMessage", "details", "itemCount")),
+        columns=(Column("timestamp"), Column(REQ_ID, "operation_Id"), *(Column(c) for c in (
+            "cloud_RoleName", "cloud_RoleInstance", "type", "outerType",
+            "outerMessage", "innermostType", "innermostMessage", "details", "itemCount"))),
         where=(Equals("problemId", problem),),
         limit=SAMPLE_LIMIT,
         description=f"The newest {SAMPLE_LIMIT} exceptions of the chosen problemId.",

@@ -14,6 +14,7 @@ from typing import Final
 
 import pandas as pd
 
+from telemetry.derived import REQ_CODE, REQ_ID
 from telemetry.model import (
     ALL_FILTERS,
     Column,
@@ -50,7 +51,7 @@ CODES_OVER_TIME: Final = Summary(
     applies=ALL_FILTERS,
     where=(Failed(),),
     measures=(ItemCount("failed"),),
-    by=(TimeBin(), Column("resultCode", "code")),
+    by=(TimeBin(), Column(REQ_CODE, "code")),
     order_by=(("bucket", "asc"), ("code", "asc")),
     description="Failed requests per bin (sum of itemCount) per result code.",
 )
@@ -60,7 +61,7 @@ CODES: Final = Summary(
     table="requests",
     applies=ALL_FILTERS,
     measures=_COUNTS,
-    by=(Column("resultCode", "code"),),
+    by=(Column(REQ_CODE, "code"),),
     order_by=(("requests", "desc"), ("code", "asc")),
     limit=200,
     description="Requests per result code in the range (sum of itemCount), failed among them.",
@@ -86,12 +87,12 @@ def exception_types(result_code: str = "") -> Summary:
     The sidebar's result code cannot narrow the exceptions table (it has none), so it narrows
     the failed requests the exceptions are joined to instead.
     """
-    failing: tuple[Predicate, ...] = (Failed(), *((Equals("resultCode", result_code),) if result_code else ()))
+    failing: tuple[Predicate, ...] = (Failed(), *((Equals(REQ_CODE, result_code),) if result_code else ()))
     return Summary(
         name="failures.exception_types",
         table="exceptions",
         where=(InOperationsOf("requests", failing),),
-        measures=(ItemCount("exceptions"), DistinctCount("operations", "operation_Id")),
+        measures=(ItemCount("exceptions"), DistinctCount("operations", REQ_ID)),
         by=(Column("problemId", "problem"), Column("type"), Column("cloud_RoleName", "service")),
         order_by=(("exceptions", "desc"), ("problem", "asc"), ("service", "asc")),
         limit=EXCEPTION_LIMIT,

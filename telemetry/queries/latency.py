@@ -19,6 +19,7 @@ from typing import Final
 import pandas as pd
 
 from telemetry.comparison import FIRST_SEEN, PERCENTILE_RESOLUTION, change
+from telemetry.derived import REQ_CODE, REQ_DURATION, REQ_ID
 from telemetry.model import (
     ALL_FILTERS,
     Column,
@@ -54,13 +55,13 @@ __all__ = [
 ]
 
 PERCENTILES: Final = (
-    WeightedPercentile("p50_ms", "duration", 50),
-    WeightedPercentile("p95_ms", "duration", 95),
-    WeightedPercentile("p99_ms", "duration", 99),
+    WeightedPercentile("p50_ms", REQ_DURATION, 50),
+    WeightedPercentile("p95_ms", REQ_DURATION, 95),
+    WeightedPercentile("p99_ms", REQ_DURATION, 99),
 )
-_MEAN: Final = WeightedMean("mean_ms", "duration")
+_MEAN: Final = WeightedMean("mean_ms", REQ_DURATION)
 _REQUESTS: Final = ItemCount("requests")
-HISTOGRAM: Final = LogBucket("duration", per_decade=10)
+HISTOGRAM: Final = LogBucket(REQ_DURATION, per_decade=10)
 
 OVER_TIME: Final = Summary(
     name="latency.over_time",
@@ -114,9 +115,9 @@ SLOWEST: Final = Listing(
     name="latency.slowest",
     table="requests",
     applies=ALL_FILTERS,
-    columns=tuple(Column(c) for c in (
-        "timestamp", "operation_Id", "cloud_RoleName", "operation_Name", "duration", "resultCode", "itemCount")),
-    order_by=(("duration", "desc"), ("timestamp", "desc")),
+    columns=(Column("timestamp"), Column(REQ_ID, "operation_Id"), Column("cloud_RoleName"), Column("operation_Name"),
+             Column(REQ_DURATION, "duration"), Column(REQ_CODE, "resultCode"), Column("itemCount")),
+    order_by=((REQ_DURATION, "desc"), ("timestamp", "desc")),
     limit=SLOWEST_LIMIT,
     description=f"The {SLOWEST_LIMIT} slowest requests in the range, slowest first.",
 )

@@ -15,6 +15,7 @@ from typing import Final, Literal
 
 import pandas as pd
 
+from telemetry.derived import REQ_CODE, REQ_DURATION, REQ_FAILED, REQ_ID
 from telemetry.filters import clean_text
 from telemetry.markdown_text import plain
 from telemetry.model import (
@@ -47,6 +48,7 @@ __all__ = [
     "operation_events",
     "operation_queries",
     "payload_listing",
+    "response_listing",
     "search_from_params",
     "search_listing",
 ]
@@ -78,7 +80,7 @@ class TraceSearch:
         if self.min_severity is not None:
             found.append(AtLeast("severityLevel", self.min_severity))
         if self.operation_id:
-            found.append(Equals("operation_Id", self.operation_id))
+            found.append(Equals(REQ_ID, self.operation_id))
         return tuple(found)
 
 
@@ -130,11 +132,12 @@ def search_from_params(params: Mapping[str, str | Sequence[str]]) -> tuple[Trace
     return TraceSearch(text, match, severity, op), page, warnings
 
 
-_SEARCH_COLUMNS: Final = tuple(
-    Column(c) for c in ("timestamp", "severityLevel", "message", "customDimensions", "operation_Id",
-                        "operation_Name", "cloud_RoleName", "cloud_RoleInstance", "itemCount")
+_SEARCH_COLUMNS: Final = (
+    *(Column(c) for c in ("timestamp", "severityLevel", "message", "customDimensions")), Column(REQ_ID, "operation_Id"),
+    *(Column(c) for c in ("operation_Name", "cloud_RoleName", "cloud_RoleInstance", "itemCount")),
 )
 # Ties on timestamp are broken so that pages never overlap (itemId has no workspace column).
+# (on the stored operation_Id: ordering on the request a row names would compute it for every row)
 _NEWEST_FIRST: Final = (("timestamp", "desc"), ("operation_Id", "asc"), ("message", "asc"))
 
 
@@ -163,24 +166,45 @@ def search_histogram(search: TraceSearch = TraceSearch()) -> Summary:
     )
 
 
-# What score.py logged about a call: a JSON print with its input, or data collection's rows.
+# What score.py logged about a call: a JSON print with its input (in Contents, or as the message
+# when Azure ML's inference server logged the print), or data collection's rows.
 PAYLOAD: Final = AnyOf((
     AllOf((Equals("message", "STDOUT"), Contains(CONTENTS, '"input"'))),
     Equals("message", "model_data_collection"),
+    Contains("message", '"input"'),
 ))
-AT_PROPERTY_LIMIT: Final = AnyOf((LengthAtLeast(CONTENTS, PROPERTY_LIMIT), LengthAtLeast(CONTENT, PROPERTY_LIMIT)))
+# Properties a payload travels in: print Contents, Content (older data collection), Input and
+# Prediction (the inference server's), and its whole repr bag under 1.5.x.
+_PAYLOAD_PROPERTIES: Final = (CONTENTS, CONTENT, *(Property("customDimensions", key)
+                                                   for key in ("Input", "Prediction", "custom_dimensions")))
+AT_PROPERTY_LIMIT: Final = AnyOf(tuple(LengthAtLeast(prop, PROPERTY_LIMIT) for prop in _PAYLOAD_PROPERTIES))
 
 
 def payload_listing(limit: int = PAYLOAD_ROWS) -> Listing:
     return Listing(
         name="traces.payloads",
         table="traces",
-        columns=tuple(Column(c) for c in ("timestamp", "operation_Id", "cloud_RoleName", "message",
-                                          "customDimensions")),
+        columns=(Column("timestamp"), Column(REQ_ID, "operation_Id"), Column("cloud_RoleName"), Column("message"),
+                 Column("customDimensions")),
         where=(PAYLOAD,),
         order_by=_NEWEST_FIRST,
         limit=limit,
         description=f"The newest {limit:,} payload rows: JSON prints with an input, and model data collection.",
+    )
+
+
+def response_listing(limit: int = PAYLOAD_ROWS) -> Listing:
+    """Requests that logged their response (the inference server's `Response Value`), with the
+    status and duration the server recorded: the payload view joins its calls to them."""
+    return Listing(
+        name="traces.responses",
+        table="requests",
+        columns=(Column("timestamp"), Column(REQ_ID, "operation_Id"), Column("cloud_RoleName"),
+                 Column(REQ_CODE, "resultCode"), Column(REQ_DURATION, "duration"), Column("customDimensions")),
+        where=(LengthAtLeast(Property("customDimensions", "Response Value"), 1),),
+        order_by=(("timestamp", "desc"), (REQ_ID, "asc")),
+        limit=limit,
+        description=f"The newest {limit:,} requests that logged their response, with their status and duration.",
     )
 
 
@@ -199,9 +223,12 @@ PAYLOAD_SIZES: Final = Summary(
 # --- one operation, end to end ----------------------------------------------------------------
 
 OPERATION_LIMIT: Final = 500
+# The request's own status, outcome and duration (telemetry.derived), under the standard names.
+_AS_SERVER_SAID: Final = {"duration": Column(REQ_DURATION, "duration"), "resultCode": Column(REQ_CODE, "resultCode"),
+                          "failed": Column(REQ_FAILED, "failed")}
 _OPERATION_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
-    "requests": ("timestamp", "id", "name", "duration", "resultCode", "success", "url", "operation_ParentId",
-                 "cloud_RoleName", "cloud_RoleInstance", "itemCount"),
+    "requests": ("timestamp", "id", "name", "duration", "resultCode", "failed", "url", "operation_ParentId",
+                 "cloud_RoleName", "cloud_RoleInstance", "customDimensions", "itemCount"),
     "dependencies": ("timestamp", "id", "type", "target", "name", "data", "duration", "resultCode", "success",
                      "operation_ParentId", "cloud_RoleName", "itemCount"),
     "traces": ("timestamp", "message", "severityLevel", "customDimensions", "operation_ParentId",
@@ -215,8 +242,9 @@ def operation_listing(table: str, op: str) -> Listing:
     return Listing(
         name=f"operation.{table}",
         table=table,  # type: ignore[arg-type]
-        columns=tuple(Column(c) for c in _OPERATION_COLUMNS[table]),
-        where=(Equals("operation_Id", op),),
+        columns=tuple(_AS_SERVER_SAID.get(c, Column(c)) if table == "requests" else Column(c)
+                      for c in _OPERATION_COLUMNS[table]),
+        where=(Equals(REQ_ID, op),),
         applies=frozenset(),  # every part of the operation, whichever service or operation logged it
         order_by=(("timestamp", "asc"),),
         limit=OPERATION_LIMIT,
@@ -233,6 +261,7 @@ PANELS: Final[dict[str, PanelFactory]] = {
     "traces.search": search_listing,
     "traces.histogram": search_histogram,
     "traces.payloads": payload_listing,
+    "traces.responses": response_listing,
     "traces.payload_sizes": lambda: PAYLOAD_SIZES,
     **{f"operation.{table}": (lambda op, table=table: operation_listing(table, op)) for table in _OPERATION_COLUMNS},
 }
@@ -259,7 +288,8 @@ def operation_events(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             "label": label_of(frame).astype("string"),
             "start": start,
             "end": start + span,
-            "failed": _failed(frame["success"]) if "success" in frame else kind == "exceptions",
+            "failed": frame["failed"].fillna(False).astype(bool) if "failed" in frame
+            else _failed(frame["success"]) if "success" in frame else kind == "exceptions",
             "detail": detail_of(frame).astype("string"),
         }))
     if not parts:
