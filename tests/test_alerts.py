@@ -144,7 +144,8 @@ def test_every_rule_query_passes_kusto_in_both_schemas() -> None:
 
 def test_percentiles_are_weighted_and_counts_are_sums_of_item_count() -> None:
     p99 = rule_kql(_rule("latency.over_time", "p99_ms", "workspace"))
-    assert "p99_ms = percentilew(DurationMs, ItemCount, 99)" in p99
+    # the duration is the request's own: the inference server's where a row comes from it
+    assert "p99_ms = percentilew(req_duration, ItemCount, 99)" in p99 and 'Properties["duration"]' in p99
     failed = rule_kql(_rule("dependencies.over_time", "failed_dependencies", "classic"))
     assert 'failed = sumif(itemCount, success == "False")' in failed and "count()" not in failed
 
