@@ -15,9 +15,10 @@ from bench.report import capacity_tables, capacity_targets
 from scripts.run_app import ROOT, served
 
 # What each page is made of in its default 24h view: (Plotly charts, dataframes, st.metric numbers),
-# read off its panels (overview: four headline numbers, each with its sparkline).
+# read off its panels (overview: four headline numbers, each with its sparkline, and the
+# per-service table).
 MUST_SEND = {
-    "overview": (4, 0, 4),
+    "overview": (4, 1, 4),
     "requests": (2, 1, 3),
     "latency": (2, 2, 5),
     "failures": (3, 3, 3),
