@@ -15,8 +15,9 @@ def test_the_floor_leaves_out_what_a_top_listing_shows_but_reads_what_it_filters
     listing = next(q for q in queries if isinstance(q, Listing))
     floor = page_reads(queries, ctx, listed=False)["requests"].columns
     baseline = page_reads(queries, ctx)["requests"].columns
-    # Shown in the 20 rows only, read by no aggregate of the page:
-    assert {"operation_Id", "resultCode"} <= baseline and not {"operation_Id", "resultCode"} & floor
+    # Shown in the 20 rows only, read by no aggregate of the page (resultCode is read by every one:
+    # it tells the inference server's rows, whose own duration is in their properties):
+    assert {"operation_Id", "resultCode"} <= baseline and "operation_Id" not in floor and "resultCode" in floor
     assert {name for name, _ in listing.order_by} | {"duration", "itemCount", "timestamp"} <= floor
 
 
