@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
 import itertools
 import json
@@ -64,6 +65,13 @@ SOAK_SESSIONS: Final = 5
 SOAK_SAMPLE: Final = 250  # views between two readings of the server's memory in a soak
 _TICK: Final = os.sysconf("SC_CLK_TCK")
 
+
+
+def run_async(coro: Any) -> Any:
+    """`asyncio.run` in a thread of its own: the caller's thread may already run an event loop
+    (Playwright's sync API keeps one for the whole test session)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 def view_query(minutes_earlier: int = 0, end: Any = END) -> str:
     """The query string of a page's 24h view ending `minutes_earlier` before the demo's end."""
@@ -336,7 +344,7 @@ def capacity(store: Path, sessions: Sequence[int] = SESSIONS, seconds: float = 2
             other, process = stack.enter_context(served(store, timeout_s=120, root=baseline))
             servers.append(Server("baseline", other, process.pid))
         for one in servers:
-            known = asyncio.run(_warm_up(one.base, pages))
+            known = run_async(_warm_up(one.base, pages))
             if missing := [page for page in pages if page not in known]:
                 result.setdefault("pages_left_out", {})[one.name] = missing
                 pages = [page for page in pages if page in known]
@@ -345,16 +353,16 @@ def capacity(store: Path, sessions: Sequence[int] = SESSIONS, seconds: float = 2
         for n in sessions:
             for cache, query in (("cold", ranges.cold), ("warm", view_query)):
                 if n == 1:
-                    found = asyncio.run(_one_session_per_page(servers, pages, views_per_page, query))
+                    found = run_async(_one_session_per_page(servers, pages, views_per_page, query))
                 else:
-                    found = asyncio.run(_sessions(servers, pages, n, seconds, query))
+                    found = run_async(_sessions(servers, pages, n, seconds, query))
                 result["runs"].append({"sessions": n, "cache": cache, **found["ours"],
                                        **({"baseline": found["baseline"]} if "baseline" in found else {})})
                 log(f"  {n:>2} sessions, {cache}: " + "; ".join(_line(name, f) for name, f in found.items()))
         if soak:
             rss = [round(rss_mb(server.pid), 1)]
             tally = _Tally()
-            asyncio.run(_drive(servers[0], pages, SOAK_SESSIONS, 24 * 3600.0, view_query, tally, most=soak, rss=rss))
+            run_async(_drive(servers[0], pages, SOAK_SESSIONS, 24 * 3600.0, view_query, tally, most=soak, rss=rss))
             result["soak"] = {"sessions": SOAK_SESSIONS, "every_views": SOAK_SAMPLE, "rss_mb": rss, **tally.summary()}
             log(f"  soak: {len(tally.views)} views, RSS {rss[0]} -> {rss[-1]} MB (max {max(rss)} MB)")
         result["views"] = sum(r["views"] for r in result["runs"]) + result.get("soak", {}).get("views", 0)

@@ -4,13 +4,12 @@ numbers it is made of, and the benchmark counts every view, its server CPU and n
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench.capacity import PAGE_PATHS, Session, View, capacity, view_query
+from bench.capacity import PAGE_PATHS, Session, View, capacity, run_async, view_query
 from bench.report import capacity_tables, capacity_targets
 from scripts.run_app import ROOT, served
 
@@ -66,7 +65,7 @@ def test_a_page_the_app_does_not_have_is_an_error_not_a_view(demo_store: Path) -
             await session.close()
 
     with served(demo_store) as (base, _):
-        view = asyncio.run(ask(base))
+        view = run_async(ask(base))
     assert not view.ok
     assert "page not found: /no-such-page" in view.errors
 
