@@ -107,10 +107,35 @@ def _overview(store: Path, service: str, monkeypatch: pytest.MonkeyPatch) -> dic
     return {m.label: m.value for m in at.metric}
 
 
+def _own(envelope: dict[str, Any]) -> tuple[str, bool, float]:
+    """A request envelope's (result code, failed, duration ms) as its sender measured them: the
+    inference server leaves responseCode "0" and success true even on a 500 and writes its own
+    values as properties (resultCode or http.status_code, success, duration); others in baseData."""
+    data = envelope["data"]["baseData"]
+    props = data.get("properties") or {}
+    code = props.get("resultCode") or props.get("http.status_code")
+    if str(data.get("responseCode")) == "0" and code:
+        failed = str(props.get("success", "")).lower() == "false" or int(code) >= 400
+        return str(code), failed, _ms(props.get("duration") or data["duration"])
+    return str(data["responseCode"]), not data["success"], _ms(data["duration"])
+
+
+def _ms(span: str) -> float:
+    """ "00:00:00.002" or "1.02:03:04.005" (past a day) as milliseconds."""
+    hours, minutes, seconds = span.split(":")
+    days, _, hours = hours.rpartition(".")
+    return ((int(days or 0) * 24 + int(hours)) * 60 + int(minutes)) * 60_000 + float(seconds) * 1000
+
+
+def _requests_of(envelopes: list[dict[str, Any]], service: str) -> list[dict[str, Any]]:
+    return [e for e in envelopes if e["data"]["baseType"] == "RequestData" and e["tags"]["ai.cloud.role"] == service]
+
+
 def _expected_overview(envelopes: list[dict[str, Any]], service: str) -> dict[str, str]:
-    requests = [e for e in envelopes if e["data"]["baseType"] == "RequestData" and e["tags"]["ai.cloud.role"] == service]
+    """The overview's figures from the captured envelopes' own values (not from our writer)."""
+    requests = _requests_of(envelopes, service)
     items = sum(_item_count(e) for e in requests)
-    failed = sum(_item_count(e) for e in requests if not e["data"]["baseData"]["success"])
+    failed = sum(_item_count(e) for e in requests if _own(e)[1])
     return {"Requests": f"{items:,}", "Failure rate": f"{failed / items:.2%}"}
 
 
@@ -150,7 +175,16 @@ def test_the_inference_server_s_requests_prints_and_exceptions_all_reach_the_sto
         assert max(r[2] for r in stored) >= 200  # the sleeping call's real duration
         assert len({r[3] for r in stored}) == 1  # every request of the process in one operation
     service = envelopes[0]["tags"]["ai.cloud.role"]
-    _overview_subset(_overview(store, service, monkeypatch), _expected_overview(envelopes, service))
+    # the envelopes' own properties say what each call answered: the 500s are failures
+    own = sorted(_own(e)[:2] for e in _requests_of(envelopes, service))
+    assert own == sorted((str(o.status), o.status >= 400) for o in server.outcomes)
+    durations = [_own(e)[2] for e in _requests_of(envelopes, service)]
+    assert max(durations) >= 200  # the sleeping call, as the server measured it (1.5's span does not show it)
+    # the pages show these true figures (issue 14), not the standard columns' "0"/True/~0 ms
+    shown = _overview_subset(_overview(store, service, monkeypatch), _expected_overview(envelopes, service))
+    assert shown["Failure rate"] == f"{3 / len(PLAN):.2%}"
+    p95 = float(shown["p95 duration"].removesuffix(" ms").replace(",", ""))
+    assert 200 <= p95 <= max(durations) * 1.01 + 0.05
 
 
 def _overview_subset(shown: dict[str, str], expected: dict[str, str]) -> dict[str, str]:
