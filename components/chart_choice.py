@@ -29,7 +29,8 @@ _PENDING = "chart_choice.pending"
 def choosable_chart(figure: go.Figure, *, key: str, choose: Callable[[str], None] | None = None,
                     window: Window | None = None) -> None:
     """Draw `figure`; a click on a bar or point calls `choose` with its series' name. A time chart
-    (`window`: the range it spans) also takes a drag across it: the whole dashboard's new range."""
+    (`window`: the range it spans) also takes a drag across it: the whole dashboard's new range; on
+    a chart that also chooses, after picking the modebar's box select (the drag pans by default)."""
     if st.session_state.pop(_PENDING, False):
         st.rerun(scope="app")
     # A new view gets a new chart: the last click's highlight must not outlive the choice it made.
@@ -49,7 +50,11 @@ def choosable_chart(figure: go.Figure, *, key: str, choose: Callable[[str], None
 
     modes: list[Literal["points", "box"]] = ["points"] if choose is not None else []
     if window is not None:
-        span(figure, window).update_layout(dragmode="select", selectdirection="h")
+        span(figure, window).update_layout(selectdirection="h")
+        if choose is None:
+            # Streamlit turns a click into a plain event (no selection) while dragging selects: a
+            # chart whose click chooses keeps the click, its drag-select sits in the modebar.
+            figure.update_layout(dragmode="select")
         modes.append("box")
     st.plotly_chart(figure, key=widget, on_select=chosen, selection_mode=modes)
 

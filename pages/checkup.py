@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from components.auth import require_sign_in
 from components.charts import FAILED_COLOUR, ranking_bars
 from components.filters import current_filters
 from components.panels import empty_text, show_panel
@@ -17,6 +18,7 @@ from telemetry.model import RenderContext
 from telemetry.queries.checkup import EXCEPTIONS, REQUESTS, TRACES, ServiceCheckup, checkups, page_view
 from telemetry.results import Outcome, QueryResult
 
+require_sign_in()  # here too: Streamlit's legacy pages/ routing can run this file without app.py
 filters = current_filters()
 schema = current_source().kql_schema
 page_heading("Telemetry check-up", f"{filters.time.label()} · what each service's telemetry gets wrong, and the fix")
