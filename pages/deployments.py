@@ -18,6 +18,7 @@ from components.view import focused_panel, live, page_heading, shows
 from telemetry.endpoint_logs import EVENT_LOG, TRAFFIC_LOG, diagnostic_setting_hint, workspace_only_message
 from telemetry.errors import WorkspaceOnlyError
 from telemetry.filters import grain_name
+from telemetry.markdown_text import plain
 from telemetry.model import Query, RenderContext
 from telemetry.queries.deployments import (
     DISTRIBUTION_BUCKET,
@@ -125,7 +126,7 @@ def _payloads(result: QueryResult) -> None:
     st.plotly_chart(fig, key="deployments.payloads.chart")
     largest = result.frame.groupby("deployment")[["max_request_bytes", "max_response_bytes"]].max()
     st.caption("Mean payload per bin (requests solid, responses dashed). Largest in the range: " + "; ".join(
-        f"{d}: request {int(r.max_request_bytes):,} B, response {int(r.max_response_bytes):,} B"
+        f"{plain(d)}: request {int(r.max_request_bytes):,} B, response {int(r.max_response_bytes):,} B"
         for d, r in largest.iterrows()))
 
 
@@ -158,10 +159,10 @@ def _compare(result: QueryResult, latency: Outcome, first_byte: Outcome, upload:
     rows = latency.frame.set_index("deployment")  # type: ignore[union-attr]
     for col, name in zip(st.columns(2), (deployment, against), strict=True):
         with col:
-            st.markdown(f"**{name}**: TotalDurationMs distribution")
+            st.markdown(f"**{plain(name)}**: TotalDurationMs distribution")
             mine = result.frame[result.frame["deployment"] == name]
             if mine.empty:
-                st.info(f"No requests to {name} in this range.", icon=":material/info:")
+                st.info(f"No requests to {plain(name)} in this range.", icon=":material/info:")
                 continue
             markers = {p: float(rows.at[name, f"total_{p}_ms"]) for p in ("p50", "p95", "p99")} \
                 if name in rows.index else {}
